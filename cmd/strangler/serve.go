@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/strangler-proxy/strangler/internal/proxy"
+	"github.com/strangler-proxy/strangler/internal/routing"
+)
+
+// proxyOptions are the settings of one running proxy, shared by serve and
+// demo.
+type proxyOptions struct {
+	config          string
+	listen          string
+	admin           string
+	shutdownTimeout time.Duration
+	debounce        time.Duration
+}
+
+func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
+	fs.StringVar(&o.config, "config", "config/routes.yaml", "routes.yaml to serve and watch for changes")
+	fs.StringVar(&o.listen, "listen", listen, "address of the proxy listener")
+	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (/metrics, /healthz, /readyz, /api/status); keep it private")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long in-flight requests may take to finish")
+	fs.DurationVar(&o.debounce, "reload-debounce", routing.DefaultDebounce, "quiet time after a change to routes.yaml before it is reloaded")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve [flags]\n\nRuns the proxy: every request goes to the legacy upstream unless a route in\nroutes.yaml moves it. Edits to routes.yaml apply within a second; SIGHUP\nreloads too. A broken file is refused and the running table keeps serving.", stdout)
+	var o proxyOptions
+	var lf logFlags
+	o.register(fs, ":8080", "127.0.0.1:9090")
+	lf.register(fs)
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "strangler serve:", err)
+		return exitUsage
+	}
+	if err := runProxy(ctx, o, log, nil); err != nil {
+		log.Error("strangler stopped", "error", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// runProxy loads the config, starts the proxy and admin listeners, reloads
+// on file changes and SIGHUP, and blocks until ctx ends; then it stops
+// accepting connections and lets in-flight requests finish within
+// o.shutdownTimeout. started, when not nil, is called once both listeners
+// accept connections.
+func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started func(proxyAddr, adminAddr string)) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg})
+	reloader := proxy.NewReloader(o.config, handler, log)
+	if err := reloader.Reload(); err != nil {
+		return fmt.Errorf("load %s: %w", o.config, err)
+	}
+
+	proxyLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", o.listen, err)
+	}
+	adminLn, err := net.Listen("tcp", o.admin)
+	if err != nil {
+		proxyLn.Close()
+		return fmt.Errorf("--admin %s: %w", o.admin, err)
+	}
+	proxySrv := newServer(handler, log)
+	adminSrv := newServer(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg}), log)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- serveOn(proxySrv, proxyLn, "proxy") }()
+	go func() { errc <- serveOn(adminSrv, adminLn, "admin") }()
+	go func() {
+		if err := routing.Watch(ctx, o.config, o.debounce, log, func() { _ = reloader.Reload() }); err != nil {
+			errc <- err
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	log.Info("strangler serving", "proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(), "config", o.config)
+	if started != nil {
+		started(proxyLn.Addr().String(), adminLn.Addr().String())
+	}
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			log.Info("SIGHUP: reloading config")
+			_ = reloader.Reload()
+		case runErr = <-errc:
+			break loop
+		}
+	}
+
+	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
+	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer scancel()
+	proxyErr := proxySrv.Shutdown(sctx)
+	adminErr := adminSrv.Shutdown(sctx)
+	if err := errors.Join(proxyErr, adminErr); err != nil {
+		return errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
+	}
+	return runErr
+}
+
+// newServer returns an http.Server with timeouts for a public listener.
+// There is no write timeout: responses may stream for as long as the
+// upstream sends.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// serveOn serves srv on ln until Shutdown.
+func serveOn(srv *http.Server, ln net.Listener, name string) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s listener: %w", name, err)
+	}
+	return nil
+}

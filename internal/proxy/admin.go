@@ -1,0 +1,66 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// AdminOptions configure the admin listener's handler.
+type AdminOptions struct {
+	// Handler is the proxy whose table is reported. Required.
+	Handler *Handler
+	// Reloader supplies the last reload result; nil omits it.
+	Reloader *Reloader
+	// Gatherer is served at /metrics; nil serves prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+}
+
+// NewAdmin returns the handler of the admin listener: /metrics, /healthz,
+// /readyz and /api/status. Serve it on its own listener (loopback by
+// default); the proxy listener never routes to it.
+func NewAdmin(o AdminOptions) http.Handler {
+	if o.Gatherer == nil {
+		o.Gatherer = prometheus.DefaultGatherer
+	}
+	r := mux.NewRouter()
+	r.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !o.Handler.Ready() {
+			writeText(w, http.StatusServiceUnavailable, "no routing table loaded\n")
+			return
+		}
+		writeText(w, http.StatusOK, "ready\n")
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, o.Handler.Status(o.Reloader))
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+	})
+	return r
+}
+
+func writeText(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

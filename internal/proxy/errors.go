@@ -1,0 +1,73 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+)
+
+// StatusClientClosed is recorded when the client went away before the
+// answer was ready (nginx's convention). Nothing is written to the client.
+const StatusClientClosed = 499
+
+// errorReply is the short JSON body of every error the proxy answers
+// itself. It never holds an internal address or an error's text.
+type errorReply struct {
+	status  int
+	message string
+}
+
+var (
+	replyBadPath     = errorReply{http.StatusBadRequest, "bad request path"}
+	replyNotReady    = errorReply{http.StatusServiceUnavailable, "no routing table loaded yet"}
+	replyUnavailable = errorReply{http.StatusBadGateway, "upstream unavailable"}
+	replyTimeout     = errorReply{http.StatusGatewayTimeout, "upstream timed out"}
+)
+
+// classify maps an error from forwarding r to the reply the client gets.
+// A client that hung up gets no reply and is recorded as 499: it is not the
+// upstream's fault.
+func classify(r *http.Request, err error) errorReply {
+	switch {
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		return errorReply{status: StatusClientClosed}
+	case isTimeout(err):
+		return replyTimeout
+	default:
+		return replyUnavailable
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// writeError writes e as {"error": ..., "status": ..., "request_id": ...}.
+func writeError(w http.ResponseWriter, e errorReply, requestID string) {
+	if e.status == StatusClientClosed {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if requestID != "" {
+		h.Set(headerRequestID, requestID)
+	}
+	w.WriteHeader(e.status)
+	b := make([]byte, 0, 128)
+	b = append(b, `{"error":`...)
+	b = strconv.AppendQuote(b, e.message)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = append(b, `,"request_id":`...)
+	b = strconv.AppendQuote(b, requestID)
+	b = append(b, "}\n"...)
+	_, _ = w.Write(b)
+}

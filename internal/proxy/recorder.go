@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+)
+
+// recorder remembers the status code of a response for metrics. It passes
+// Flush and Hijack through, and Unwrap lets http.ResponseController reach
+// the connection for everything else.
+type recorder struct {
+	http.ResponseWriter
+	code int
+}
+
+// WriteHeader records the first final (non-1xx) status code.
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 && code >= 200 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Write records an implicit 200 when no status was written.
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush sends buffered data to the client, as server-sent events need.
+func (r *recorder) Flush() {
+	_ = http.NewResponseController(r.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over for a protocol upgrade (WebSocket) and
+// records 101 Switching Protocols.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil && r.code == 0 {
+		r.code = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
+
+// Unwrap returns the wrapped writer for http.ResponseController.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// status returns the recorded code, or 499 for a response never started
+// because the client went away.
+func (r *recorder) status() int {
+	if r.code == 0 {
+		return StatusClientClosed
+	}
+	return r.code
+}
+
+var (
+	_ http.Flusher  = (*recorder)(nil)
+	_ http.Hijacker = (*recorder)(nil)
+)

@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/strangler-proxy/strangler/internal/routing"
+)
+
+// ReloadResult describes the last attempt to load routes.yaml.
+type ReloadResult struct {
+	// Time is when the attempt finished.
+	Time time.Time `json:"time"`
+	// Result is "success" or "failure".
+	Result string `json:"result"`
+	// Error holds every problem found, one per line, when Result is
+	// "failure".
+	Error string `json:"error,omitempty"`
+	// Generation is the live generation after the attempt.
+	Generation uint64 `json:"generation"`
+}
+
+// Reloader loads the routes.yaml at a path into a Handler: read the bytes,
+// skip them when they are the bytes last tried, load and validate them,
+// build the new generation, swap it in. Every step that fails leaves the
+// live table serving. It is safe for concurrent use; reloads never overlap.
+type Reloader struct {
+	path    string
+	handler *Handler
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	tried   [sha256.Size]byte // hash of the bytes last tried
+	hasTry  bool
+	last    ReloadResult
+	lastErr error
+}
+
+// NewReloader returns a Reloader of the file at path into h. A nil log
+// discards logs.
+func NewReloader(path string, h *Handler, log *slog.Logger) *Reloader {
+	if log == nil {
+		log = discardLogger()
+	}
+	return &Reloader{path: path, handler: h, log: log.With("component", "reload", "config", path)}
+}
+
+// Path returns the watched routes.yaml path.
+func (r *Reloader) Path() string { return r.path }
+
+// Reload loads the file if its bytes changed since the last attempt. It
+// returns nil when the new table is live or the file is unchanged, and the
+// load or build error otherwise; a failed reload is logged, counted in
+// strangler_config_reloads_total{result="failure"}, and kept for
+// /api/status until a good file replaces it.
+func (r *Reloader) Reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	data, err := os.ReadFile(r.path)
+	if err != nil {
+		r.hasTry = false // whatever comes back next must be tried
+		return r.fail(fmt.Errorf("read config: %w", err))
+	}
+	sum := sha256.Sum256(data)
+	if r.hasTry && sum == r.tried {
+		r.log.Debug("config unchanged; not reloaded")
+		return r.lastErr
+	}
+	r.tried, r.hasTry = sum, true
+
+	cfg, err := routing.Load(r.path, data)
+	if err != nil {
+		return r.fail(err)
+	}
+	gen, err := r.handler.Apply(cfg)
+	if err != nil {
+		return r.fail(err)
+	}
+	m := r.handler.metrics
+	now := time.Now()
+	m.reloads.WithLabelValues("success").Inc()
+	m.lastOK.Set(1)
+	m.lastOKTime.Set(float64(now.UnixNano()) / 1e9)
+	r.last = ReloadResult{Time: now, Result: "success", Generation: gen}
+	r.lastErr = nil
+	r.log.Info("config loaded", "generation", gen)
+	return nil
+}
+
+// fail records a failed attempt. The live generation is untouched.
+func (r *Reloader) fail(err error) error {
+	m := r.handler.metrics
+	m.reloads.WithLabelValues("failure").Inc()
+	m.lastOK.Set(0)
+	var gen uint64
+	if g := r.handler.cur.Load(); g != nil {
+		gen = g.id
+	}
+	r.last = ReloadResult{Time: time.Now(), Result: "failure", Error: err.Error(), Generation: gen}
+	r.lastErr = err
+	r.log.Error("config rejected; the previous table keeps serving", "generation", gen, "error", err)
+	return err
+}
+
+// Last returns the result of the last attempt, and false when there has
+// been none.
+func (r *Reloader) Last() (ReloadResult, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last, !r.last.Time.IsZero()
+}

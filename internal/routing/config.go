@@ -1,0 +1,84 @@
+package routing
+
+import "time"
+
+// DefaultTimeout is the upstream timeout used when an upstream sets none.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultRouteName is the name of the implicit catch-all route that sends
+// every request no other route moves to the legacy upstream. It is reserved:
+// no route in routes.yaml may use it.
+const DefaultRouteName = "default"
+
+// Config is the decoded form of routes.yaml.
+type Config struct {
+	// Legacy names the upstream that serves every request no route moves.
+	// Required; it must be a key of Upstreams.
+	Legacy string `yaml:"legacy"`
+
+	// Upstreams maps an upstream name to where it lives. Required; it must
+	// contain the legacy upstream. Names appear in metrics and logs.
+	Upstreams map[string]*UpstreamConfig `yaml:"upstreams"`
+
+	// Routes lists the path prefixes that have moved, wholly or in part, to
+	// extracted services. Optional: with no routes everything goes to legacy.
+	// The longest matching prefix wins, whatever the order in the file.
+	Routes []*RouteConfig `yaml:"routes"`
+}
+
+// UpstreamConfig is one application the proxy forwards to.
+type UpstreamConfig struct {
+	// URL is the base URL of the upstream, such as http://127.0.0.1:9001.
+	// Required. A path in the URL is put in front of every forwarded path.
+	URL string `yaml:"url"`
+
+	// Timeout bounds how long one request waits for the upstream's response
+	// headers, counted from when the request has been sent. Optional; zero
+	// means DefaultTimeout (30s); negative values are rejected. It does not
+	// bound a response body that is still streaming, so server-sent events
+	// and WebSockets live as long as both ends want.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// RouteConfig moves one path prefix, wholly or for a share of requests, from the
+// legacy upstream to an extracted service.
+type RouteConfig struct {
+	// Prefix is the path prefix the route matches, on whole segments:
+	// /api/orders matches /api/orders and /api/orders/..., never
+	// /api/orders-archive. Required; it must start with "/", hold no dot
+	// segments, no empty segments and no trailing slash (except "/" itself).
+	// Matching is case-sensitive.
+	Prefix string `yaml:"prefix"`
+
+	// Service names the upstream matching requests move to. Required; it
+	// must be a key of upstreams other than the legacy one.
+	Service string `yaml:"service"`
+
+	// Weight is the percentage of matching requests sent to Service, from 0
+	// to 100 with a resolution of 0.01. Optional; absent means 100 (fully
+	// moved); 0 keeps every request on legacy.
+	Weight *float64 `yaml:"weight"`
+
+	// Sticky makes the split stable per client: "header:NAME" or
+	// "cookie:NAME". The same key always lands on the same side, raising the
+	// weight never sends a key back to legacy, and two proxies with the same
+	// file decide alike. A request without the key is split at random.
+	// Optional; empty means every request is split at random.
+	Sticky string `yaml:"sticky"`
+
+	// Methods restricts the route to these HTTP methods; requests with other
+	// methods are matched by the next shorter prefix, and in the end by
+	// legacy. Optional; empty means every method.
+	Methods []string `yaml:"methods"`
+
+	// Rewrite replaces the matched prefix before a request is forwarded to
+	// Service (legacy always receives the original path). Optional; empty
+	// keeps the path as it is. Example: prefix /api/orders with rewrite
+	// /orders forwards /api/orders/42 as /orders/42.
+	Rewrite string `yaml:"rewrite"`
+
+	// Name identifies the route in metrics, logs and the admin status.
+	// Optional; defaults to Prefix. Names must be unique, and "default" is
+	// reserved for the catch-all route.
+	Name string `yaml:"name"`
+}

@@ -1,0 +1,79 @@
+package routing
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// lines finds where a value sits in routes.yaml so that semantic errors can
+// name the line. It walks the yaml.Node tree decoded next to the typed
+// struct (Node.Decode would drop KnownFields, so the two decodes are kept
+// apart).
+type lines struct {
+	file string
+	root *yaml.Node
+}
+
+func newLines(file string, root *yaml.Node) lines { return lines{file: file, root: root} }
+
+// line returns the line of the node reached by path, where each element is
+// a mapping key (string) or a sequence index (int). When the path runs out
+// of nodes it returns the line of the deepest node found, so an error about
+// a missing field points at its parent.
+func (l lines) line(path ...any) int {
+	n := l.root
+	for _, p := range path {
+		next := child(n, p)
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return n.Line
+}
+
+// errorf formats an error as "file:line: message" for the node at path.
+func (l lines) errorf(path []any, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", l.file, l.line(path...), fmt.Sprintf(format, args...))
+}
+
+// child returns the value under key (string) in a mapping, or the item at an
+// index (int) in a sequence, or nil. For a mapping key that names an entry
+// in a map of objects (such as an upstream name) the value node is returned;
+// its line is the line just after the key, or the key's own line for inline
+// values, either of which points the reader at the right place.
+func child(n *yaml.Node, p any) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	switch key := p.(type) {
+	case string:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				if v := n.Content[i+1]; v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode {
+					// Point at the key: a block mapping's own line is the line
+					// of its first child.
+					return keyed(n.Content[i], v)
+				}
+				return n.Content[i+1]
+			}
+		}
+	case int:
+		if n.Kind == yaml.SequenceNode && key >= 0 && key < len(n.Content) {
+			return n.Content[key]
+		}
+	}
+	return nil
+}
+
+// keyed returns a copy of the collection node v that reports the line of its
+// key, so that errors about a whole collection name the line where it begins.
+func keyed(k, v *yaml.Node) *yaml.Node {
+	c := *v
+	c.Line = k.Line
+	return &c
+}

@@ -1,0 +1,228 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// validate checks cfg after defaults have been applied and returns every
+// problem at once, each naming the file and line.
+func validate(cfg *Config, at lines) error {
+	var errs []error
+	fail := func(p []any, format string, args ...any) {
+		errs = append(errs, at.errorf(p, format, args...))
+	}
+
+	if len(cfg.Upstreams) == 0 {
+		fail([]any{"upstreams"}, "upstreams: at least the legacy upstream is required")
+	}
+	names := make([]string, 0, len(cfg.Upstreams))
+	for name := range cfg.Upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		validateUpstream(name, cfg.Upstreams[name], fail)
+	}
+
+	switch {
+	case cfg.Legacy == "":
+		fail([]any{"legacy"}, "legacy: required: name the upstream that serves every request no route moves")
+	case cfg.Upstreams[cfg.Legacy] == nil && len(cfg.Upstreams) > 0:
+		fail([]any{"legacy"}, "legacy: unknown upstream %q (known: %s)", cfg.Legacy, strings.Join(names, ", "))
+	}
+
+	for i, r := range cfg.Routes {
+		p := []any{"routes", i}
+		if r == nil {
+			fail(p, "route %d: empty route", i+1)
+			continue
+		}
+		validateRoute(cfg, i, r, fail)
+		if r.Name == DefaultRouteName {
+			fail(append(p, "name"), "route %d: name %q is reserved for the catch-all route", i+1, r.Name)
+		}
+	}
+	validateOverlaps(cfg.Routes, at, fail)
+	return errors.Join(errs...)
+}
+
+type failFunc func(path []any, format string, args ...any)
+
+func validateUpstream(name string, u *UpstreamConfig, fail failFunc) {
+	p := []any{"upstreams", name}
+	if !validName(name) {
+		fail(p, "upstream %q: names may hold only letters, digits, '-', '_' and '.'", name)
+	}
+	if u == nil {
+		fail(p, "upstream %q: url is required", name)
+		return
+	}
+	if u.URL == "" {
+		fail(p, "upstream %q: url is required", name)
+	} else if err := checkUpstreamURL(u.URL); err != nil {
+		fail(append(p, "url"), "upstream %q: url %q: %v", name, u.URL, err)
+	}
+	if u.Timeout < 0 {
+		fail(append(p, "timeout"), "upstream %q: timeout must not be negative, got %s", name, u.Timeout)
+	}
+}
+
+func checkUpstreamURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("scheme must be http or https")
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("host is required")
+	case u.User != nil:
+		return errors.New("credentials in the URL are not supported")
+	case u.RawQuery != "" || u.Fragment != "":
+		return errors.New("query and fragment are not allowed")
+	}
+	return nil
+}
+
+func validateRoute(cfg *Config, i int, r *RouteConfig, fail failFunc) {
+	p := []any{"routes", i}
+	label := fmt.Sprintf("route %d", i+1)
+	if r.Prefix != "" {
+		label = fmt.Sprintf("route %q", r.Prefix)
+	}
+
+	switch {
+	case r.Prefix == "":
+		fail(p, "%s: prefix is required", label)
+	case !cleanPrefix(r.Prefix):
+		fail(append(p, "prefix"), "%s: prefix must start with '/' and hold no empty or dot segments, no trailing '/', no '?', '#' or '\\'", label)
+	}
+
+	switch {
+	case r.Service == "":
+		fail(p, "%s: service is required", label)
+	case r.Service == cfg.Legacy:
+		fail(append(p, "service"), "%s: service %q is the legacy upstream; a route moves traffic to an extracted service", label, r.Service)
+	case cfg.Upstreams[r.Service] == nil:
+		fail(append(p, "service"), "%s: unknown upstream %q", label, r.Service)
+	}
+
+	if w := *r.Weight; w < 0 || w > 100 || w != w {
+		fail(append(p, "weight"), "%s: weight must be between 0 and 100, got %v", label, w)
+	}
+
+	if r.Sticky != "" {
+		if _, _, err := parseSticky(r.Sticky); err != nil {
+			fail(append(p, "sticky"), "%s: sticky %q: %v", label, r.Sticky, err)
+		}
+	}
+
+	for j, m := range r.Methods {
+		if !validToken(m) {
+			fail([]any{"routes", i, "methods", j}, "%s: method %q is not a valid HTTP method token", label, m)
+		}
+	}
+
+	if r.Rewrite != "" && !cleanRewrite(r.Rewrite) {
+		fail(append(p, "rewrite"), "%s: rewrite must start with '/' and hold no empty or dot segments, no '?', '#' or '\\'", label)
+	}
+
+	if !validName(r.Name) {
+		fail(append(p, "name"), "%s: name %q may hold only letters, digits, '/', '-', '_', '.', ':' and '{}'", label, r.Name)
+	}
+}
+
+// validateOverlaps rejects two routes with the same prefix whose methods
+// overlap (one of them could never match), and two routes with the same
+// name (their metrics would mix).
+func validateOverlaps(routes []*RouteConfig, at lines, fail failFunc) {
+	for i, a := range routes {
+		if a == nil {
+			continue
+		}
+		for j, b := range routes[:i] {
+			if b == nil {
+				continue
+			}
+			samePrefix := a.Prefix == b.Prefix && a.Prefix != ""
+			switch {
+			case samePrefix && methodsOverlap(a.Methods, b.Methods):
+				fail([]any{"routes", i}, "route %q: same prefix and overlapping methods as the route on line %d; one of them could never match", a.Prefix, at.line("routes", j))
+			case a.Name == b.Name && samePrefix:
+				fail([]any{"routes", i}, "route %q: shares its prefix with the route on line %d; give each a distinct name", a.Prefix, at.line("routes", j))
+			case a.Name == b.Name:
+				fail([]any{"routes", i, "name"}, "route %q: duplicate name %q, already used by the route on line %d", a.Prefix, a.Name, at.line("routes", j))
+			}
+		}
+	}
+}
+
+func methodsOverlap(a, b []string) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return true
+	}
+	for _, m := range a {
+		if slices.Contains(b, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanPrefix reports whether p is a usable route prefix.
+func cleanPrefix(p string) bool {
+	if p == "/" {
+		return true
+	}
+	return cleanRewrite(p) && !strings.HasSuffix(p, "/")
+}
+
+// cleanRewrite reports whether p is an absolute, clean path (a trailing
+// slash is allowed).
+func cleanRewrite(p string) bool {
+	if p == "" || p[0] != '/' || strings.ContainsAny(p, "?#\\%\x00") {
+		return false
+	}
+	trimmed := strings.TrimSuffix(p, "/")
+	if trimmed == "" {
+		return true
+	}
+	return path.Clean(trimmed) == trimmed
+}
+
+// validName reports whether s is safe as a metric label value and readable
+// in logs.
+func validName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.ContainsRune("-_./:{}", c):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validToken reports whether m is an HTTP method token (RFC 9110 tchar).
+func validToken(m string) bool {
+	if m == "" {
+		return false
+	}
+	for _, c := range m {
+		if c > 127 || !strings.ContainsRune("!#$%&'*+-.^_`|~", c) && !(c >= '0' && c <= '9') && !(c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
