@@ -1,0 +1,21 @@
+# Build: docker build -t strangler .
+# Run:   docker run -p 8080:8080 -v $PWD/config:/etc/strangler strangler
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ENV CGO_ENABLED=0
+RUN go build -trimpath -ldflags="-s -w" -o /out/strangler ./cmd/strangler
+
+# A static binary needs no libc: distroless/static holds CA certificates,
+# /etc/passwd with a nonroot user, and nothing else.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/strangler /usr/local/bin/strangler
+COPY config/routes.yaml /etc/strangler/routes.yaml
+USER nonroot:nonroot
+EXPOSE 8080 9090
+ENTRYPOINT ["/usr/local/bin/strangler"]
+# The admin listener binds to all interfaces inside the container so that
+# Prometheus can scrape it; do not publish port 9090 to the outside world.
+CMD ["serve", "--config", "/etc/strangler/routes.yaml", "--listen", ":8080", "--admin", ":9090"]
