@@ -66,6 +66,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // o.shutdownTimeout. started, when not nil, is called once both listeners
 // accept connections.
 func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started func(proxyAddr, adminAddr string)) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
