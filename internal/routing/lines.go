@@ -33,9 +33,24 @@ func (l lines) line(path ...any) int {
 	return n.Line
 }
 
-// errorf formats an error as "file:line: message" for the node at path.
+// errorf returns a *LineError for the node at path.
 func (l lines) errorf(path []any, format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s", l.file, l.line(path...), fmt.Sprintf(format, args...))
+	return &LineError{File: l.file, Line: l.line(path...), Msg: fmt.Sprintf(format, args...)}
+}
+
+// LineError is one problem in a routes.yaml, at a line.
+type LineError struct {
+	File string // the file name as given to Load
+	Line int    // 1-based line number; 0 when unknown
+	Msg  string // what is wrong, lower case
+}
+
+// Error returns "file:line: message".
+func (e *LineError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 }
 
 // child returns the value under key (string) in a mapping, or the item at an

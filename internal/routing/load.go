@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -30,7 +31,7 @@ func Load(name string, data []byte) (*Config, error) {
 		return nil, yamlError(name, err)
 	}
 	if len(root.Content) == 0 {
-		return nil, fmt.Errorf("%s:1: empty configuration: need at least legacy and upstreams", name)
+		return nil, errEmpty(name)
 	}
 
 	// Unknown keys and wrong types come back as one *yaml.TypeError after
@@ -42,7 +43,7 @@ func Load(name string, data []byte) (*Config, error) {
 	var typeErr *yaml.TypeError
 	if err := dec.Decode(&cfg); err != nil && !errors.As(err, &typeErr) {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s:1: empty configuration: need at least legacy and upstreams", name)
+			return nil, errEmpty(name)
 		}
 		return nil, yamlError(name, err)
 	}
@@ -56,9 +57,13 @@ func Load(name string, data []byte) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, sortedByLine(errs)
 	}
 	return &cfg, nil
+}
+
+func errEmpty(name string) error {
+	return &LineError{File: name, Line: 1, Msg: "empty configuration: need at least legacy and upstreams"}
 }
 
 // applyDefaults fills every optional field that was left out. It is the only
@@ -86,31 +91,60 @@ func applyDefaults(cfg *Config) {
 	}
 }
 
-// yamlError rewrites the decoder's "yaml: line N: msg" errors into
-// "name:N: msg" so that every message names the file and the line the same
-// way. A TypeError carries one message per problem; all are kept.
+// yamlError turns the decoder's "yaml: line N: msg" errors into
+// *LineErrors. A TypeError carries one message per problem; all are kept.
 func yamlError(name string, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		errs := make([]error, 0, len(te.Errors))
 		for _, msg := range te.Errors {
-			errs = append(errs, errors.New(fileLine(name, msg)))
+			errs = append(errs, lineError(name, msg))
 		}
 		return errors.Join(errs...)
 	}
-	return errors.New(fileLine(name, strings.TrimPrefix(err.Error(), "yaml: ")))
+	return lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
 }
 
-// fileLine turns "line 4: field timout not found" into
-// "name:4: field timout not found".
-func fileLine(name, msg string) string {
+// lineError parses "line 4: field timout not found" into a *LineError.
+func lineError(name, msg string) *LineError {
 	var line int
-	var rest string
 	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
-		if i := strings.Index(msg, ":"); i >= 0 {
-			rest = strings.TrimSpace(msg[i+1:])
+		if _, rest, ok := strings.Cut(msg, ":"); ok {
+			msg = strings.TrimSpace(rest)
 		}
-		return fmt.Sprintf("%s:%d: %s", name, line, rest)
 	}
-	return fmt.Sprintf("%s: %s", name, msg)
+	// "field x not found in type routing.UpstreamConfig" names a Go type
+	// the user never sees.
+	if i := strings.Index(msg, " not found in type "); i >= 0 {
+		msg = msg[:i] + " not found: unknown key"
+	}
+	return &LineError{File: name, Line: line, Msg: msg}
+}
+
+// sortedByLine flattens joined errors and orders them by line, so that a
+// reader can fix a file from top to bottom.
+func sortedByLine(errs []error) error {
+	var flat []error
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		flat = append(flat, err)
+	}
+	for _, e := range errs {
+		walk(e)
+	}
+	lineOf := func(err error) int {
+		var le *LineError
+		if errors.As(err, &le) {
+			return le.Line
+		}
+		return 0
+	}
+	sort.SliceStable(flat, func(i, j int) bool { return lineOf(flat[i]) < lineOf(flat[j]) })
+	return errors.Join(flat...)
 }
