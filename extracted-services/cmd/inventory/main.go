@@ -1,0 +1,37 @@
+// Command inventory runs the extracted inventory service on
+// 127.0.0.1:8413 by default. See extracted-services/README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
+	"github.com/strangler-proxy/strangler/extracted-services/inventory"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "inventory:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the inventory service. It accepts --monolith-url like every
+// service binary but calls no other app.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	return svcmain.Run(ctx, svcmain.Spec{
+		Name:        "inventory",
+		DefaultAddr: "127.0.0.1:8413",
+		Build: func(c svcmain.Common) (http.Handler, error) {
+			return inventory.New(inventory.Options{Faults: c.Faults, Logger: c.Logger, Seed: c.Seed})
+		},
+	}, args, stdout)
+}

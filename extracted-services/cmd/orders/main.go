@@ -1,0 +1,41 @@
+// Command orders runs the extracted orders service on 127.0.0.1:8411 by
+// default. See extracted-services/README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
+	"github.com/strangler-proxy/strangler/extracted-services/orders"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "orders:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var inventoryURL string
+	return svcmain.Run(ctx, svcmain.Spec{
+		Name:        "orders",
+		DefaultAddr: "127.0.0.1:8411",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&inventoryURL, "inventory-url", "", "base URL of the inventory API for stock reservations (empty: the monolith's)")
+		},
+		Build: func(c svcmain.Common) (http.Handler, error) {
+			return orders.New(orders.Options{MonolithURL: c.MonolithURL, InventoryURL: inventoryURL,
+				Faults: c.Faults, Logger: c.Logger, Seed: c.Seed})
+		},
+	}, args, stdout)
+}

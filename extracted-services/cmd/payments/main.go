@@ -1,0 +1,41 @@
+// Command payments runs the extracted payments service on 127.0.0.1:8412
+// by default. See extracted-services/README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
+	"github.com/strangler-proxy/strangler/extracted-services/payments"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "payments:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var ordersURL string
+	return svcmain.Run(ctx, svcmain.Spec{
+		Name:        "payments",
+		DefaultAddr: "127.0.0.1:8412",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&ordersURL, "orders-url", "http://127.0.0.1:8411", "base URL of the orders service, owner of ord-5xxxxx orders (empty: none)")
+		},
+		Build: func(c svcmain.Common) (http.Handler, error) {
+			return payments.New(payments.Options{MonolithURL: c.MonolithURL, OrdersURL: ordersURL,
+				Faults: c.Faults, Logger: c.Logger, Seed: c.Seed})
+		},
+	}, args, stdout)
+}
