@@ -30,10 +30,13 @@ func validate(cfg *Config, at lines) error {
 		validateUpstream(name, cfg.Upstreams[name], fail)
 	}
 
+	// A key with a null value is a known upstream without a url; that is
+	// reported once, by validateUpstream, not again as "unknown".
+	_, legacyKnown := cfg.Upstreams[cfg.Legacy]
 	switch {
 	case cfg.Legacy == "":
 		fail([]any{"legacy"}, "legacy: required: name the upstream that serves every request no route moves")
-	case cfg.Upstreams[cfg.Legacy] == nil && len(cfg.Upstreams) > 0:
+	case !legacyKnown && len(cfg.Upstreams) > 0:
 		fail([]any{"legacy"}, "legacy: unknown upstream %q (known: %s)", cfg.Legacy, strings.Join(names, ", "))
 	}
 
@@ -105,12 +108,13 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, fail failFunc) {
 		fail(append(p, "prefix"), "%s: prefix must start with '/' and hold no empty or dot segments, no trailing '/', no '?', '#' or '\\'", label)
 	}
 
+	_, serviceKnown := cfg.Upstreams[r.Service]
 	switch {
 	case r.Service == "":
 		fail(p, "%s: service is required", label)
 	case r.Service == cfg.Legacy:
 		fail(append(p, "service"), "%s: service %q is the legacy upstream; a route moves traffic to an extracted service", label, r.Service)
-	case cfg.Upstreams[r.Service] == nil:
+	case !serviceKnown:
 		fail(append(p, "service"), "%s: unknown upstream %q", label, r.Service)
 	}
 
@@ -134,7 +138,9 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, fail failFunc) {
 		fail(append(p, "rewrite"), "%s: rewrite must start with '/' and hold no empty or dot segments, no '?', '#' or '\\'", label)
 	}
 
-	if !validName(r.Name) {
+	// Name defaults to the prefix: a missing or malformed prefix has been
+	// reported above and is not reported again as a bad name.
+	if (r.Name != r.Prefix || cleanPrefix(r.Prefix)) && !validName(r.Name) {
 		fail(append(p, "name"), "%s: name %q may hold only letters, digits, '/', '-', '_', '.', ':' and '{}'", label, r.Name)
 	}
 }
@@ -157,7 +163,7 @@ func validateOverlaps(routes []*RouteConfig, at lines, fail failFunc) {
 				fail([]any{"routes", i}, "route %q: same prefix and overlapping methods as the route on line %d; one of them could never match", a.Prefix, at.line("routes", j))
 			case a.Name == b.Name && samePrefix:
 				fail([]any{"routes", i}, "route %q: shares its prefix with the route on line %d; give each a distinct name", a.Prefix, at.line("routes", j))
-			case a.Name == b.Name:
+			case a.Name == b.Name && a.Name != "":
 				fail([]any{"routes", i, "name"}, "route %q: duplicate name %q, already used by the route on line %d", a.Prefix, a.Name, at.line("routes", j))
 			}
 		}
