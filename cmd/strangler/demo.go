@@ -11,11 +11,11 @@ import (
 	"net/url"
 	"time"
 
-	monolith "github.com/strangler-proxy/strangler/legacy-monolith"
 	"github.com/strangler-proxy/strangler/extracted-services/inventory"
 	"github.com/strangler-proxy/strangler/extracted-services/orders"
 	"github.com/strangler-proxy/strangler/extracted-services/payments"
 	"github.com/strangler-proxy/strangler/internal/routing"
+	monolith "github.com/strangler-proxy/strangler/legacy-monolith"
 )
 
 // demoApps are the bundled apps the demo starts, by the upstream name

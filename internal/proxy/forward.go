@@ -115,6 +115,9 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	delete(h, "Forwarded")
 	delete(h, "X-Real-Ip")
 	h[HeaderRoute] = []string{f.route.Name}
+	// The request id is the proxy's own header: set it again in case
+	// ReverseProxy removed it because the client listed it in Connection.
+	h[headerRequestID] = pr.In.Header[headerRequestID]
 }
 
 // fail answers a request the upstream did not answer.
