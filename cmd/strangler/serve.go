@@ -75,6 +75,7 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg})
+	defer handler.Close()
 	reloader := proxy.NewReloader(o.config, handler, log)
 	if err := reloader.Reload(); err != nil {
 		return fmt.Errorf("load %s: %w", o.config, err)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"github.com/strangler-proxy/strangler/internal/resilience"
 )
 
 // StatusClientClosed is recorded when the client went away before the
@@ -15,24 +17,32 @@ const StatusClientClosed = 499
 // errorReply is the short JSON body of every error the proxy answers
 // itself. It never holds an internal address or an error's text.
 type errorReply struct {
-	status  int
-	message string
+	status     int
+	message    string
+	retryAfter string // Retry-After header value, or ""
 }
 
 var (
-	replyBadPath     = errorReply{http.StatusBadRequest, "bad request path"}
-	replyNotReady    = errorReply{http.StatusServiceUnavailable, "no routing table loaded yet"}
-	replyUnavailable = errorReply{http.StatusBadGateway, "upstream unavailable"}
-	replyTimeout     = errorReply{http.StatusGatewayTimeout, "upstream timed out"}
+	replyBadPath     = errorReply{http.StatusBadRequest, "bad request path", ""}
+	replyNotReady    = errorReply{http.StatusServiceUnavailable, "no routing table loaded yet", "1"}
+	replyUnavailable = errorReply{http.StatusBadGateway, "upstream unavailable", ""}
+	replyTimeout     = errorReply{http.StatusGatewayTimeout, "upstream timed out", ""}
+	// replyShed answers a request the upstream's breaker, bulkhead or health
+	// checks refused without sending it anywhere.
+	replyShed = errorReply{http.StatusServiceUnavailable, "upstream temporarily unavailable", "1"}
 )
 
 // classify maps an error from forwarding r to the reply the client gets.
 // A client that hung up gets no reply and is recorded as 499: it is not the
-// upstream's fault.
+// upstream's fault. A request refused by the breaker, the bulkhead or the
+// health checks gets 503 with Retry-After.
 func classify(r *http.Request, err error) errorReply {
 	switch {
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		return errorReply{status: StatusClientClosed}
+	case errors.Is(err, resilience.ErrBreakerOpen), errors.Is(err, resilience.ErrBulkheadFull),
+		errors.Is(err, resilience.ErrNoHealthyTarget):
+		return replyShed
 	case isTimeout(err):
 		return replyTimeout
 	default:
@@ -59,6 +69,9 @@ func writeError(w http.ResponseWriter, e errorReply, requestID string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if requestID != "" {
 		h.Set(headerRequestID, requestID)
+	}
+	if e.retryAfter != "" {
+		h.Set("Retry-After", e.retryAfter)
 	}
 	w.WriteHeader(e.status)
 	b := make([]byte, 0, 128)

@@ -9,6 +9,9 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strangler-proxy/strangler/internal/resilience"
 	"github.com/strangler-proxy/strangler/internal/routing"
 )
 
@@ -66,39 +69,55 @@ func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
 type forwarder struct {
 	route    *routing.Route
 	side     routing.Side
-	upstream string
-	target   *url.URL
+	upstream *resilience.Upstream
+	target   *url.URL // a placeholder: the upstream picks the instance
 	metrics  *sideMetrics
 	proxy    *httputil.ReverseProxy
 	log      *slog.Logger
+
+	// fallback serves the request from legacy when the extracted service
+	// cannot take it; nil on the legacy side and when the route has
+	// fallback: false.
+	fallback  *forwarder
+	fallbacks map[string]prometheus.Counter // by reason
 }
 
 // newForwarder builds the ReverseProxy of one route and side.
-func newForwarder(route *routing.Route, side routing.Side, upstream string, target *url.URL,
-	transport http.RoundTripper, m *metrics, buffers *bufferPool, log *slog.Logger) *forwarder {
+func newForwarder(route *routing.Route, side routing.Side, up *resilience.Upstream,
+	m *metrics, buffers *bufferPool, log *slog.Logger) *forwarder {
 	f := &forwarder{
 		route:    route,
 		side:     side,
-		upstream: upstream,
-		target:   target,
-		metrics:  m.forSide(route.Name, side.String(), upstream),
+		upstream: up,
+		target:   &url.URL{Scheme: "http", Host: up.Name()},
+		metrics:  m.forSide(route.Name, side.String(), up.Name()),
 		log:      log,
 	}
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite:        f.rewrite,
-		Transport:      transport,
+		Transport:      up,
 		BufferPool:     buffers,
-		ModifyResponse: echoRequestID,
+		ModifyResponse: f.modifyResponse,
 		ErrorHandler:   f.fail,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return f
 }
 
+// withFallback makes f serve from legacy what its service cannot take.
+func (f *forwarder) withFallback(legacy *forwarder, m *metrics) {
+	f.fallback = legacy
+	f.fallbacks = make(map[string]prometheus.Counter, len(fallbackReasons))
+	for _, reason := range fallbackReasons {
+		f.fallbacks[reason] = m.fallbacks.WithLabelValues(f.route.Name, reason)
+	}
+}
+
 // rewrite prepares the outbound request: the cleaned path (with the route's
-// rewrite on the extracted side) under the target's URL, forwarding headers
-// set from the real connection (ReverseProxy has already removed any
-// X-Forwarded-* the client sent), and the route's name.
+// rewrite on the extracted side), forwarding headers set from the real
+// connection (ReverseProxy has already removed any X-Forwarded-* the client
+// sent), and the route's name. The upstream puts in the instance's scheme,
+// host and base path.
 func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	clean, rewritten, _ := routing.CleanPath(pr.In.URL) // the handler refused bad paths
 	p := clean
@@ -115,21 +134,56 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	delete(h, "Forwarded")
 	delete(h, "X-Real-Ip")
 	h[HeaderRoute] = []string{f.route.Name}
-	// The request id is the proxy's own header: set it again in case
+	// The request id is the proxy's own header: put it back when
 	// ReverseProxy removed it because the client listed it in Connection.
-	h[headerRequestID] = pr.In.Header[headerRequestID]
+	// (Only then: assigning to a full small map grows it, even for a key
+	// it holds.)
+	if _, ok := h[headerRequestID]; !ok {
+		h[headerRequestID] = pr.In.Header[headerRequestID]
+	}
+	if f.fallback != nil && pr.Out.Body != nil {
+		pr.Out.Body = keepOpen{pr.Out.Body}
+	}
 }
 
-// fail answers a request the upstream did not answer.
-func (f *forwarder) fail(w http.ResponseWriter, r *http.Request, err error) {
-	reply := classify(r, err)
-	id := r.Header.Get(headerRequestID)
-	if reply.status == StatusClientClosed {
-		f.log.Debug("client went away", "route", f.route.Name, "upstream", f.upstream, "request_id", id)
-	} else {
-		f.log.Warn("upstream request failed", "route", f.route.Name, "side", f.side.String(),
-			"upstream", f.upstream, "status", reply.status, "request_id", id, "error", err)
+// modifyResponse returns the request id to the client and, on a route with
+// fallback, turns a 502, 503 or 504 answer to an idempotent request without
+// a body into an error, so that legacy serves it instead.
+func (f *forwarder) modifyResponse(res *http.Response) error {
+	if f.fallback != nil {
+		switch res.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			if f.upstream.Idempotent(res.Request.Method) && !hasBody(res.Request) {
+				return &errBadStatus{code: res.StatusCode}
+			}
+		}
 	}
+	return echoRequestID(res)
+}
+
+// fail answers a request the upstream did not answer: from legacy when the
+// route falls back, with a short JSON error otherwise. ReverseProxy passes
+// the outbound request; the fallback needs the client's own, which the
+// handler's recorder carries.
+func (f *forwarder) fail(w http.ResponseWriter, out *http.Request, err error) {
+	reply := classify(out, err)
+	id := out.Header.Get(headerRequestID)
+	if reply.status == StatusClientClosed {
+		f.log.Debug("client went away", "route", f.route.Name, "upstream", f.upstream.Name(), "request_id", id)
+		return
+	}
+	if rec, ok := w.(*recorder); ok && f.fallback != nil {
+		if reason, ok := fallbackReason(rec.in, err, f.upstream.Idempotent(out.Method)); ok {
+			f.fallbacks[reason].Inc()
+			f.log.Debug("falling back to legacy", "route", f.route.Name, "upstream", f.upstream.Name(),
+				"reason", reason, "request_id", id, "error", err)
+			rec.served = f.fallback
+			f.fallback.proxy.ServeHTTP(w, rec.in)
+			return
+		}
+	}
+	f.log.Warn("upstream request failed", "route", f.route.Name, "side", f.side.String(),
+		"upstream", f.upstream.Name(), "status", reply.status, "request_id", id, "error", err)
 	writeError(w, reply, id)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/strangler-proxy/strangler/internal/resilience"
 	"github.com/strangler-proxy/strangler/internal/routing"
 )
 
@@ -11,11 +12,11 @@ import (
 // needs prepared: a forwarder per route and side. It is immutable once
 // built.
 type generation struct {
-	id       uint64
-	table    *routing.Table
-	routes   []routeForwarders // indexed by routing.Route.Index
-	loadedAt time.Time
-	keys     map[transportKey]bool
+	id        uint64
+	table     *routing.Table
+	routes    []routeForwarders // indexed by routing.Route.Index
+	upstreams map[string]*resilience.Upstream
+	loadedAt  time.Time
 }
 
 // routeForwarders are the two ways a route can be served. extracted is nil
@@ -32,37 +33,47 @@ func (rf *routeForwarders) side(s routing.Side) *forwarder {
 	return rf.legacy
 }
 
-// build prepares a generation for table t. It does not touch the live
-// generation.
+// build prepares a generation for table t. Upstreams whose settings did not
+// change keep their state (breaker, health, bulkhead, connection pool)
+// from the registry. It does not touch the live generation.
 func (h *Handler) build(id uint64, t *routing.Table) (*generation, error) {
 	g := &generation{
-		id:       id,
-		table:    t,
-		routes:   make([]routeForwarders, len(t.Routes)),
-		loadedAt: time.Now(),
-		keys:     map[transportKey]bool{},
+		id:        id,
+		table:     t,
+		routes:    make([]routeForwarders, len(t.Routes)),
+		upstreams: make(map[string]*resilience.Upstream, len(t.Upstreams)),
+		loadedAt:  time.Now(),
 	}
-	side := func(r *routing.Route, s routing.Side, name string) (*forwarder, error) {
-		target, err := t.UpstreamURL(name)
+	for name, cfg := range t.Upstreams {
+		up, err := h.upstreams.Acquire(name, cfg.Settings())
 		if err != nil {
-			return nil, fmt.Errorf("route %q: %w", r.Name, err)
+			return nil, fmt.Errorf("build upstreams: %w", err)
 		}
-		transport, key := h.transports.get(name, t.Upstreams[name])
-		g.keys[key] = true
-		return newForwarder(r, s, name, target, transport, h.metrics, h.buffers, h.log), nil
+		g.upstreams[name] = up
 	}
 	for _, r := range t.Routes {
 		rf := &g.routes[r.Index]
-		var err error
-		if rf.legacy, err = side(r, routing.Legacy, t.Legacy); err != nil {
-			return nil, err
-		}
+		rf.legacy = newForwarder(r, routing.Legacy, g.upstreams[t.Legacy], h.metrics, h.buffers, h.log)
 		if r.IsDefault() {
 			continue
 		}
-		if rf.extracted, err = side(r, routing.Extracted, r.Service); err != nil {
-			return nil, err
+		up := g.upstreams[r.Service]
+		if up == nil {
+			return nil, fmt.Errorf("route %q: unknown upstream %q", r.Name, r.Service)
+		}
+		rf.extracted = newForwarder(r, routing.Extracted, up, h.metrics, h.buffers, h.log)
+		if r.Fallback {
+			rf.extracted.withFallback(rf.legacy, h.metrics)
 		}
 	}
 	return g, nil
+}
+
+// upstreamNames lists the upstreams the generation uses.
+func (g *generation) upstreamNames() []string {
+	names := make([]string, 0, len(g.upstreams))
+	for name := range g.upstreams {
+		names = append(names, name)
+	}
+	return names
 }

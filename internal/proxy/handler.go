@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strangler-proxy/strangler/internal/resilience"
 	"github.com/strangler-proxy/strangler/internal/routing"
 )
 
@@ -27,10 +28,10 @@ type Options struct {
 type Handler struct {
 	cur atomic.Pointer[generation]
 
-	log        *slog.Logger
-	metrics    *metrics
-	transports *transports
-	buffers    *bufferPool
+	log       *slog.Logger
+	metrics   *metrics
+	upstreams *resilience.Registry
+	buffers   *bufferPool
 
 	applyMu sync.Mutex // serialises Apply; the request path never takes it
 	nextID  uint64
@@ -41,13 +42,23 @@ func New(o Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = discardLogger()
 	}
+	upstreams, err := resilience.NewRegistry(resilience.RegistryOptions{Registerer: o.Registerer, Logger: o.Logger})
+	if err != nil {
+		// Only a collector registered twice fails here, a programming
+		// error, as promauto treats it.
+		panic(fmt.Errorf("proxy: %w", err))
+	}
 	return &Handler{
-		log:        o.Logger.With("component", "proxy"),
-		metrics:    newMetrics(o.Registerer),
-		transports: newTransports(),
-		buffers:    newBufferPool(),
+		log:       o.Logger.With("component", "proxy"),
+		metrics:   newMetrics(o.Registerer),
+		upstreams: upstreams,
+		buffers:   newBufferPool(),
 	}
 }
+
+// Close stops the health checkers and closes the idle connections of every
+// upstream. Requests in flight finish.
+func (h *Handler) Close() error { return h.upstreams.Close() }
 
 // Apply compiles cfg, builds everything the request path needs, and then
 // swaps the new generation in atomically; requests already in flight finish
@@ -73,7 +84,7 @@ func (h *Handler) Apply(cfg *routing.Config) (uint64, error) {
 	}
 	h.metrics.setWeights(t, oldTable)
 	h.metrics.generation.Set(float64(g.id))
-	h.transports.retain(g.keys)
+	h.upstreams.Retain(g.upstreamNames()...)
 	h.log.Info("routing table swapped", "generation", g.id, "routes", len(t.Routes)-1, "took", time.Since(start))
 	return g.id, nil
 }
@@ -99,11 +110,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route := g.table.Match(clean, r.Method)
 	f := g.routes[route.Index].side(route.Pick(r))
 
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, served: f, in: r}
 	defer func() {
 		// Deferred so that a response aborted mid-body (ReverseProxy
 		// panics with http.ErrAbortHandler) is still counted.
-		f.metrics.observe(r.Method, rec.status(), time.Since(start).Seconds())
+		rec.served.metrics.observe(r.Method, rec.status(), time.Since(start).Seconds())
 	}()
 	f.proxy.ServeHTTP(rec, r)
 }

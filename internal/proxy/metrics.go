@@ -17,6 +17,7 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	weight     *prometheus.GaugeVec
+	fallbacks  *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	lastOK     prometheus.Gauge
 	lastOKTime prometheus.Gauge
@@ -43,6 +44,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strangler_route_weight_ratio",
 			Help: "Configured share (0 to 1) of a route's requests sent to its extracted service.",
 		}, []string{"route", "service"}),
+		fallbacks: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_fallbacks_total",
+			Help: "Requests a route's extracted service could not take that legacy served instead, by route and reason.",
+		}, []string{"route", "reason"}),
 		reloads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_config_reloads_total",
 			Help: "Attempts to load routes.yaml, by result (success or failure). Unchanged files are not counted.",

@@ -11,7 +11,9 @@ import (
 // the connection for everything else.
 type recorder struct {
 	http.ResponseWriter
-	code int
+	code   int
+	served *forwarder    // who answered: the picked side, or legacy after a fallback
+	in     *http.Request // the client's request, for a fallback
 }
 
 // WriteHeader records the first final (non-1xx) status code.

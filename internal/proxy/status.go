@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/strangler-proxy/strangler/internal/resilience"
 )
 
 // Status is the JSON document served at /api/status: the live routing
@@ -37,14 +39,18 @@ type RouteStatus struct {
 	Methods []string `json:"methods,omitempty"`
 	Sticky  string   `json:"sticky,omitempty"`
 	Rewrite string   `json:"rewrite,omitempty"`
+	// Fallback is true when legacy serves what the service cannot take.
+	Fallback bool `json:"fallback"`
 }
 
 // UpstreamStatus describes one configured upstream.
 type UpstreamStatus struct {
 	Name    string `json:"name"`
-	URL     string `json:"url"`
 	Timeout string `json:"timeout"`
 	Legacy  bool   `json:"legacy,omitempty"`
+	// Breaker, Bulkhead, Retry and Targets are the live state of the
+	// upstream's protections and instances.
+	resilience.UpstreamStatus
 }
 
 // Status returns a snapshot of the live table and, when r is not nil, of
@@ -73,12 +79,14 @@ func (h *Handler) Status(r *Reloader) Status {
 		s.Routes = append(s.Routes, RouteStatus{
 			Name: rt.Name, Prefix: rt.Prefix, Service: rt.Service, Weight: rt.Weight,
 			Methods: slices.Clone(rt.Methods), Sticky: rt.Sticky, Rewrite: rt.Rewrite,
+			Fallback: rt.Fallback,
 		})
 	}
 	sort.SliceStable(s.Routes, func(i, j int) bool { return len(s.Routes[i].Prefix) > len(s.Routes[j].Prefix) })
-	for name, u := range t.Upstreams {
+	for name, up := range g.upstreams {
 		s.Upstreams = append(s.Upstreams, UpstreamStatus{
-			Name: name, URL: u.URL, Timeout: u.Timeout.String(), Legacy: name == t.Legacy,
+			Name: name, Timeout: up.Settings().Timeout.String(), Legacy: name == t.Legacy,
+			UpstreamStatus: up.Status(),
 		})
 	}
 	sort.Slice(s.Upstreams, func(i, j int) bool { return s.Upstreams[i].Name < s.Upstreams[j].Name })

@@ -1,6 +1,10 @@
 package routing
 
-import "time"
+import (
+	"time"
+
+	"github.com/strangler-proxy/strangler/internal/resilience"
+)
 
 // DefaultTimeout is the upstream timeout used when an upstream sets none.
 const DefaultTimeout = 30 * time.Second
@@ -29,8 +33,14 @@ type Config struct {
 // UpstreamConfig is one application the proxy forwards to.
 type UpstreamConfig struct {
 	// URL is the base URL of the upstream, such as http://127.0.0.1:9001.
-	// Required. A path in the URL is put in front of every forwarded path.
+	// A path in the URL is put in front of every forwarded path. Exactly
+	// one of URL and Targets is required.
 	URL string `yaml:"url"`
+
+	// Targets lists the base URLs of several instances of the upstream,
+	// load-balanced (least requests in flight among healthy targets, ties
+	// round robin). Use it instead of URL.
+	Targets []string `yaml:"targets"`
 
 	// Timeout bounds how long one request waits for the upstream's response
 	// headers, counted from when the request has been sent. Optional; zero
@@ -38,6 +48,37 @@ type UpstreamConfig struct {
 	// bound a response body that is still streaming, so server-sent events
 	// and WebSockets live as long as both ends want.
 	Timeout time.Duration `yaml:"timeout"`
+
+	// Health configures active health checks of every target (off unless
+	// path is set) and passive checks from real traffic (always on).
+	Health resilience.HealthSettings `yaml:"health"`
+
+	// Breaker configures the upstream's circuit breaker (on by default).
+	Breaker resilience.BreakerSettings `yaml:"breaker"`
+
+	// Bulkhead bounds the requests in flight to the upstream (unbounded by
+	// default).
+	Bulkhead resilience.BulkheadSettings `yaml:"bulkhead"`
+
+	// Retry configures retries of idempotent requests (two attempts in all
+	// by default, within a retry budget).
+	Retry resilience.RetrySettings `yaml:"retry"`
+}
+
+// Settings returns the upstream's settings for the resilience layer.
+func (u *UpstreamConfig) Settings() resilience.Settings {
+	targets := u.Targets
+	if u.URL != "" {
+		targets = []string{u.URL}
+	}
+	return resilience.Settings{
+		Targets:  targets,
+		Timeout:  u.Timeout,
+		Health:   u.Health,
+		Breaker:  u.Breaker,
+		Bulkhead: u.Bulkhead,
+		Retry:    u.Retry,
+	}
 }
 
 // RouteConfig moves one path prefix, wholly or for a share of requests, from the
@@ -81,4 +122,12 @@ type RouteConfig struct {
 	// Optional; defaults to Prefix. Names must be unique, and "default" is
 	// reserved for the catch-all route.
 	Name string `yaml:"name"`
+
+	// Fallback says what happens when Service cannot take a request (its
+	// breaker is open, its bulkhead full, no target healthy, or it could
+	// not be reached): true serves the request from legacy instead, false
+	// answers 502, 503 or 504. Requests the service certainly never received
+	// fall back whatever their method; others only when idempotent and
+	// without a body. Optional; default true.
+	Fallback *bool `yaml:"fallback"`
 }

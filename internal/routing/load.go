@@ -85,6 +85,10 @@ func applyDefaults(cfg *Config) {
 		if r.Name == "" {
 			r.Name = r.Prefix
 		}
+		if r.Fallback == nil {
+			on := true
+			r.Fallback = &on
+		}
 		for i, m := range r.Methods {
 			r.Methods[i] = strings.ToUpper(m)
 		}

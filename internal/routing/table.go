@@ -27,6 +27,8 @@ type Route struct {
 	Sticky string
 	// Rewrite replaces Prefix on the extracted side, or "" to keep the path.
 	Rewrite string
+	// Fallback serves a request from legacy when Service cannot take it.
+	Fallback bool
 
 	threshold uint64 // weight in buckets: Pick sends a bucket below it to Service
 	sticky    stickyKey
@@ -72,6 +74,7 @@ func Compile(cfg *Config) (*Table, error) {
 			Methods:   slices.Clone(rc.Methods),
 			Sticky:    rc.Sticky,
 			Rewrite:   rc.Rewrite,
+			Fallback:  rc.Fallback == nil || *rc.Fallback,
 			threshold: uint64(*rc.Weight*buckets/100 + 0.5),
 			sticky:    newStickyKey(rc.Sticky),
 			salt:      fnv1a(14695981039346656037, rc.Prefix),

@@ -66,14 +66,54 @@ func validateUpstream(name string, u *UpstreamConfig, fail failFunc) {
 		fail(p, "upstream %q: url is required", name)
 		return
 	}
-	if u.URL == "" {
-		fail(p, "upstream %q: url is required", name)
-	} else if err := checkUpstreamURL(u.URL); err != nil {
-		fail(append(p, "url"), "upstream %q: url %q: %v", name, u.URL, err)
+	switch {
+	case u.URL == "" && len(u.Targets) == 0:
+		fail(p, "upstream %q: url is required (or targets, for several instances)", name)
+	case u.URL != "" && len(u.Targets) > 0:
+		fail(append(p, "targets"), "upstream %q: set url or targets, not both", name)
+	case u.URL != "":
+		if err := checkUpstreamURL(u.URL); err != nil {
+			fail(append(p, "url"), "upstream %q: url %q: %v", name, u.URL, err)
+		}
+	}
+	for i, t := range u.Targets {
+		if err := checkUpstreamURL(t); err != nil {
+			fail([]any{"upstreams", name, "targets", i}, "upstream %q: target %q: %v", name, t, err)
+		}
 	}
 	if u.Timeout < 0 {
 		fail(append(p, "timeout"), "upstream %q: timeout must not be negative, got %s", name, u.Timeout)
 	}
+	// The resilience settings check themselves; their messages name the
+	// key (such as "breaker.failure_ratio"), reported at the block's line.
+	s := u.Settings()
+	if len(s.Targets) == 0 {
+		return // reported above
+	}
+	for _, err := range unjoin(s.WithDefaults().Validate()) {
+		key, _, _ := strings.Cut(err.Error(), ":")
+		block, _, _ := strings.Cut(key, ".")
+		block, _, _ = strings.Cut(block, "[")
+		if block == "timeout" || block == "targets" && !strings.Contains(err.Error(), "duplicate") {
+			continue // reported above, with the exact line
+		}
+		fail(append(p, block), "upstream %q: %v", name, err)
+	}
+}
+
+// unjoin flattens an errors.Join tree into its leaves; nil gives none.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 func checkUpstreamURL(raw string) error {

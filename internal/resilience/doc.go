@@ -1,0 +1,33 @@
+// Package resilience wraps every upstream of strangler so that a failing or
+// slow extracted service never takes the shop down.
+//
+// It owns, per upstream:
+//   - a circuit breaker, a thin wrapper over gobreaker/v2's
+//     TwoStepCircuitBreaker (breaker.go);
+//   - a bulkhead: a bounded number of requests in flight plus a bounded,
+//     time-limited queue (bulkhead.go);
+//   - retries with jittered exponential backoff and a retry budget
+//     (retry.go);
+//   - target picking across instances (balancer.go) with active and passive
+//     health checks (health.go);
+//   - the state registry that keeps all of the above across config reloads
+//     (registry.go), its Prometheus metrics (metrics.go) and a JSON-ready
+//     status snapshot for the admin API (status.go).
+//
+// The unit handed to the proxy is *Upstream, an http.RoundTripper meant to be
+// the Transport of an httputil.ReverseProxy. A request flows through it as
+//
+//	bulkhead -> breaker -> pick healthy target -> attempt (retry within budget)
+//
+// and the bulkhead slot, the breaker verdict and the target's in-flight count
+// are released when the response body is closed or read to EOF.
+//
+// Errors that prove the upstream never received the request (open breaker,
+// full bulkhead, no healthy target, failed dial) satisfy
+// errors.Is(err, ErrNotSent), so the proxy may fall back to the legacy side
+// for any method.
+//
+// This package must not import internal/routing or internal/proxy: routing
+// parses the YAML into Settings and calls Registry.Acquire; proxy only sees
+// *Upstream as a RoundTripper and the exported errors.
+package resilience

@@ -1,0 +1,116 @@
+package resilience
+
+import (
+	"time"
+)
+
+// UpstreamStatus is a JSON-ready snapshot of one upstream for the admin
+// /api/status endpoint. It contains target addresses: admin listener only.
+type UpstreamStatus struct {
+	Name     string         `json:"name"`
+	Breaker  BreakerStatus  `json:"breaker"`
+	Bulkhead BulkheadStatus `json:"bulkhead"`
+	Retry    RetryStatus    `json:"retry"`
+	Targets  []TargetStatus `json:"targets"`
+}
+
+// BreakerStatus is the circuit breaker part of UpstreamStatus. Counts cover
+// the current window (closed) or the current half-open round.
+type BreakerStatus struct {
+	// State is "closed", "half-open", "open" or "disabled".
+	State                string `json:"state"`
+	Requests             uint32 `json:"requests"`
+	Successes            uint32 `json:"successes"`
+	Failures             uint32 `json:"failures"`
+	Excluded             uint32 `json:"excluded"`
+	ConsecutiveSuccesses uint32 `json:"consecutive_successes"`
+	ConsecutiveFailures  uint32 `json:"consecutive_failures"`
+}
+
+// BulkheadStatus is the bulkhead part of UpstreamStatus. MaxConcurrent 0
+// means unlimited.
+type BulkheadStatus struct {
+	InFlight      int64  `json:"in_flight"`
+	Waiting       int64  `json:"waiting"`
+	MaxConcurrent int    `json:"max_concurrent"`
+	MaxWaiting    int    `json:"max_waiting"`
+	MaxWait       string `json:"max_wait"`
+}
+
+// RetryStatus is the retry part of UpstreamStatus: the sliding window (10s)
+// counts behind the retry budget.
+type RetryStatus struct {
+	Attempts        int     `json:"attempts"`
+	Budget          float64 `json:"budget"`
+	WindowRequests  uint64  `json:"window_requests"`
+	WindowRetries   uint64  `json:"window_retries"`
+	BudgetRemaining uint64  `json:"budget_remaining"`
+}
+
+// TargetStatus is one target of UpstreamStatus.
+type TargetStatus struct {
+	URL      string `json:"url"`
+	Healthy  bool   `json:"healthy"`
+	InFlight int64  `json:"in_flight"`
+	// ConsecutiveFailures counts failed real attempts (passive check).
+	ConsecutiveFailures int32 `json:"consecutive_failures"`
+	// LastCheck and LastError describe the last active check, if any.
+	LastCheck time.Time `json:"last_check,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Status returns a snapshot of the upstream. It takes the breaker's and the
+// health lock briefly; call it from admin handlers, not per request.
+func (u *Upstream) Status() UpstreamStatus {
+	s := UpstreamStatus{Name: u.name}
+
+	st, c, on := u.breaker.state()
+	s.Breaker = BreakerStatus{
+		State:                st.String(),
+		Requests:             c.Requests,
+		Successes:            c.TotalSuccesses,
+		Failures:             c.TotalFailures,
+		Excluded:             c.TotalExclusions,
+		ConsecutiveSuccesses: c.ConsecutiveSuccesses,
+		ConsecutiveFailures:  c.ConsecutiveFailures,
+	}
+	if !on {
+		s.Breaker.State = "disabled"
+	}
+
+	bs := u.settings.Bulkhead
+	s.Bulkhead = BulkheadStatus{
+		InFlight:      u.bulkhead.inflight.Load(),
+		Waiting:       u.bulkhead.waiting.Load(),
+		MaxConcurrent: bs.MaxConcurrent,
+		MaxWaiting:    bs.MaxWaiting,
+		MaxWait:       bs.MaxWait.String(),
+	}
+
+	reqs, retries, remaining := u.retry.budget.snapshot()
+	s.Retry = RetryStatus{
+		Attempts:        u.settings.Retry.Attempts,
+		Budget:          u.settings.Retry.Budget,
+		WindowRequests:  reqs,
+		WindowRetries:   retries,
+		BudgetRemaining: remaining,
+	}
+
+	b := u.balancer
+	for _, t := range b.targets {
+		b.usable(t) // let a target whose cool-down is over come back
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, t := range b.targets {
+		s.Targets = append(s.Targets, TargetStatus{
+			URL:                 t.raw,
+			Healthy:             t.healthy.Load(),
+			InFlight:            t.inflight.Load(),
+			ConsecutiveFailures: t.fails.Load(),
+			LastCheck:           t.lastCheck,
+			LastError:           t.lastErr,
+		})
+	}
+	return s
+}

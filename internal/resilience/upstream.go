@@ -1,0 +1,284 @@
+package resilience
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// Upstream is one resilient upstream: an http.RoundTripper to be used as the
+// Transport of an httputil.ReverseProxy. Build it with Registry.Acquire.
+//
+// RoundTrip expects the request URL's path and query to be what the upstream
+// should see (the proxy's Rewrite sets them) and ignores its scheme and host:
+// every attempt goes to a target picked here, with the target's base path
+// joined in front and the Host header set to the target host.
+//
+// The bulkhead slot, the breaker verdict and the target's in-flight count are
+// held until the response body is closed or read to EOF; the caller must
+// close it (httputil.ReverseProxy always does).
+type Upstream struct {
+	name     string
+	settings Settings // defaulted
+	log      *slog.Logger
+
+	rt        http.RoundTripper
+	transport *http.Transport // ours to close; nil when injected
+
+	bulkhead *bulkhead
+	breaker  *breaker
+	balancer *balancer
+	retry    retrier
+	m        *upstreamMetrics
+
+	cancel  context.CancelFunc
+	checks  sync.WaitGroup
+	retired atomic.Bool
+}
+
+// upstreamDeps are what the Registry hands to every Upstream it builds.
+type upstreamDeps struct {
+	ctx       context.Context
+	log       *slog.Logger
+	metrics   *metrics
+	now       func() time.Time
+	rand      func() float64
+	transport http.RoundTripper
+}
+
+// newUpstream builds an Upstream from defaulted, validated settings and
+// starts its health checkers.
+func newUpstream(name string, s Settings, d upstreamDeps) (*Upstream, error) {
+	u := &Upstream{
+		name:     name,
+		settings: s,
+		log:      d.log.With("upstream", name),
+		m:        d.metrics.forUpstream(name, s.Targets),
+	}
+	u.rt = d.transport
+	if u.rt == nil {
+		u.transport = newTransport(s.Timeout)
+		u.rt = u.transport
+	}
+	u.balancer = &balancer{
+		healthyAfter:   s.Health.HealthyAfter,
+		unhealthyAfter: int32(s.Health.UnhealthyAfter),
+		active:         s.Health.Path != "",
+		cooldown:       s.Breaker.OpenFor,
+		now:            d.now,
+		log:            u.log,
+		retired:        &u.retired,
+	}
+	for _, raw := range s.Targets {
+		t, err := newTarget(raw, s.Health.Path, u.m.healthyByAddress[raw])
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: target %q: %w", name, raw, err)
+		}
+		u.balancer.targets = append(u.balancer.targets, t)
+	}
+	u.bulkhead = newBulkhead(s.Bulkhead, u.m)
+	u.breaker = newBreaker(name, s.Breaker, u.onBreakerChange)
+	u.retry = retrier{s: s.Retry, rand: d.rand, budget: newRetryBudget(s.Retry.Budget, d.now)}
+	u.m.breakerState.Set(0)
+
+	ctx, cancel := context.WithCancel(d.ctx)
+	u.cancel = cancel
+	u.balancer.startChecks(ctx, &u.checks, u.rt, s.Health)
+	return u, nil
+}
+
+// newTransport returns the tuned transport of one upstream: many idle
+// connections per host, HTTP/1.1 only, bodies passed through untouched, no
+// environment proxy, and Timeout as the response header timeout.
+func newTransport(timeout time.Duration) *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		ForceAttemptHTTP2:     false,
+		DisableCompression:    true,
+	}
+}
+
+// Name returns the upstream's name (its metric label).
+func (u *Upstream) Name() string { return u.name }
+
+// Settings returns the defaulted settings the upstream was built with.
+func (u *Upstream) Settings() Settings {
+	s := u.settings
+	s.Targets = slices.Clone(s.Targets)
+	s.Retry.Methods = slices.Clone(s.Retry.Methods)
+	return s
+}
+
+// Idempotent reports whether requests with method may be retried by this
+// upstream (see the package-level Idempotent).
+func (u *Upstream) Idempotent(method string) bool { return Idempotent(method, u.settings.Retry) }
+
+// RoundTrip sends req through bulkhead, breaker, target picking and retries.
+// Errors are wrapped with the upstream name (never a target address, except
+// inside wrapped transport errors, which are for logs only); errors.Is
+// matches ErrBreakerOpen, ErrBulkheadFull, ErrNoHealthyTarget, ErrNotSent,
+// context.Canceled and context.DeadlineExceeded.
+func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := u.bulkhead.acquire(req.Context()); err != nil {
+		closeRequestBody(req)
+		return nil, u.wrap(err)
+	}
+	done, err := u.breaker.allow()
+	if err != nil {
+		u.bulkhead.release()
+		closeRequestBody(req)
+		return nil, u.wrap(err)
+	}
+	resp, t, o, err := u.forward(req)
+	if err != nil {
+		done(o.err())
+		u.bulkhead.release()
+		return nil, u.wrap(err)
+	}
+	resp.Body = u.newBody(req.Context(), resp, t, done, o)
+	return resp, nil
+}
+
+// forward runs the attempts of one request. On success the response's target
+// is still counted in flight; on error nothing is held any more.
+func (u *Upstream) forward(req *http.Request) (*http.Response, *target, outcome, error) {
+	ctx := req.Context()
+	u.retry.budget.record()
+	t, err := u.balancer.pick(nil)
+	if err != nil {
+		closeRequestBody(req)
+		return nil, nil, outcomeIgnored, err
+	}
+	eligible := u.retry.eligible(req)
+	body := req.Body
+	sent := false // some attempt may have reached the upstream
+	for attempt := 1; ; attempt++ {
+		resp, err := u.rt.RoundTrip(t.request(req, body))
+		reason, o := classify(ctx, resp, err)
+		u.balancer.observe(t, o)
+		sent = sent || reason != reasonConnect
+		if reason == reasonNone || !eligible || attempt >= u.retry.s.Attempts {
+			return u.finish(t, resp, o, err, sent)
+		}
+		next, nextBody, wait, ok := u.prepareRetry(req, t, attempt)
+		if !ok {
+			return u.finish(t, resp, o, err, sent)
+		}
+		if resp != nil {
+			drain(resp.Body) // a retried 5xx answer is discarded before retrying
+		}
+		u.balancer.done(t)
+		u.m.retries[reason].Inc()
+		if err := sleep(ctx, wait); err != nil {
+			u.balancer.done(next)
+			closeBody(nextBody)
+			return nil, nil, contextOutcome(ctx), fmt.Errorf("wait to retry: %w", err)
+		}
+		t, body = next, nextBody
+	}
+}
+
+// prepareRetry decides whether retry number n may happen and, if so, returns
+// the target (counted in flight), a fresh body and the backoff to wait. The
+// budget is spent last, once nothing else can stop the retry.
+func (u *Upstream) prepareRetry(req *http.Request, prev *target, n int) (*target, io.ReadCloser, time.Duration, bool) {
+	wait := u.retry.delay(n)
+	if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= wait {
+		return nil, nil, 0, false
+	}
+	next, err := u.balancer.pick(prev)
+	if err != nil {
+		return nil, nil, 0, false
+	}
+	body := req.Body
+	if body != nil && body != http.NoBody {
+		if body, err = req.GetBody(); err != nil {
+			u.balancer.done(next)
+			return nil, nil, 0, false
+		}
+	}
+	if !u.retry.budget.withdraw() {
+		u.m.budgetExhausted.Inc()
+		u.balancer.done(next)
+		closeBody(body)
+		return nil, nil, 0, false
+	}
+	return next, body, wait, true
+}
+
+// finish ends the attempt loop with the last attempt's result. A dial error
+// matches ErrNotSent only if no attempt of the request may have been sent.
+func (u *Upstream) finish(t *target, resp *http.Response, o outcome, err error, sent bool) (*http.Response, *target, outcome, error) {
+	if err == nil {
+		return resp, t, o, nil
+	}
+	u.balancer.done(t)
+	if !sent && isDialError(err) {
+		err = &connectError{err: err}
+	}
+	return nil, nil, o, err
+}
+
+func (u *Upstream) wrap(err error) error { return fmt.Errorf("upstream %s: %w", u.name, err) }
+
+// onBreakerChange runs under the breaker's lock: set the gauge, count the
+// transition, log once. Nothing else.
+func (u *Upstream) onBreakerChange(from, to gobreaker.State) {
+	if u.retired.Load() {
+		return
+	}
+	u.m.breakerState.Set(breakerGauge(to))
+	u.m.transitions[to].Inc()
+	lvl := slog.LevelWarn
+	if to == gobreaker.StateClosed {
+		lvl = slog.LevelInfo
+	}
+	u.log.Log(context.Background(), lvl, "circuit breaker state changed", "from", from.String(), "to", to.String())
+}
+
+// publish sets the gauges to this instance's state; used when an instance
+// becomes the current one for its name again.
+func (u *Upstream) publish() {
+	st, _, _ := u.breaker.state()
+	u.m.breakerState.Set(breakerGauge(st))
+	for _, t := range u.balancer.targets {
+		t.gauge.Set(boolGauge(t.healthy.Load()))
+	}
+}
+
+// close stops the health checkers and closes idle connections. In-flight
+// requests (of an older routing generation) still complete.
+func (u *Upstream) close() {
+	u.retired.Store(true)
+	u.cancel()
+	u.checks.Wait()
+	if u.transport != nil {
+		u.transport.CloseIdleConnections()
+	}
+}
+
+func closeRequestBody(req *http.Request) { closeBody(req.Body) }
+
+func closeBody(b io.ReadCloser) {
+	if b != nil {
+		_ = b.Close()
+	}
+}
+
+var _ http.RoundTripper = (*Upstream)(nil)
