@@ -6,12 +6,16 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ENV CGO_ENABLED=0
-RUN go build -trimpath -ldflags="-s -w" -o /out/strangler ./cmd/strangler
+RUN go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/strangler \
+      ./legacy-monolith/cmd/legacy-monolith \
+      ./extracted-services/cmd/orders ./extracted-services/cmd/payments ./extracted-services/cmd/inventory
 
 # A static binary needs no libc: distroless/static holds CA certificates,
 # /etc/passwd with a nonroot user, and nothing else.
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/strangler /usr/local/bin/strangler
+# The bundled shop apps come along, so that the demo's pieces can run as
+# separate containers: docker run --entrypoint /usr/local/bin/legacy-monolith strangler --addr :8401
+COPY --from=build /out/ /usr/local/bin/
 COPY config/routes.yaml /etc/strangler/routes.yaml
 USER nonroot:nonroot
 EXPOSE 8080 9090
