@@ -38,7 +38,10 @@ var (
 // health checks gets 503 with Retry-After.
 func classify(r *http.Request, err error) errorReply {
 	switch {
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+	case errors.Is(r.Context().Err(), context.Canceled):
+		// Judged by the request's context, not by err: a client that hangs
+		// up halfway through its upload surfaces as the body's unexpected
+		// EOF rather than context.Canceled.
 		return errorReply{status: StatusClientClosed}
 	case errors.Is(err, resilience.ErrBreakerOpen), errors.Is(err, resilience.ErrBulkheadFull),
 		errors.Is(err, resilience.ErrNoHealthyTarget):

@@ -54,16 +54,26 @@ func usableRequestID(s string) bool {
 	return true
 }
 
-// bufferPool lends the 32 KiB buffers ReverseProxy copies bodies with, so
-// streaming a body allocates nothing per request.
+// bufferSize is the size of the buffers bodies are copied with.
+const bufferSize = 32 << 10
+
+// bufferPool lends the buffers ReverseProxy copies bodies with, so that
+// streaming a body allocates nothing per request. It pools array pointers:
+// converting the slice back to one allocates nothing, where pooling
+// &slice would allocate on every Put.
 type bufferPool struct{ p sync.Pool }
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
 }
 
-func (b *bufferPool) Get() []byte  { return *b.p.Get().(*[]byte) }
-func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
+func (b *bufferPool) Get() []byte { return b.p.Get().(*[bufferSize]byte)[:] }
+
+func (b *bufferPool) Put(x []byte) {
+	if len(x) == bufferSize {
+		b.p.Put((*[bufferSize]byte)(x))
+	}
+}
 
 // forwarder is how one route's side reaches its upstream.
 type forwarder struct {
