@@ -77,7 +77,9 @@ func (f *Faults) Set(s Settings) error {
 // (never faulted), answers ReadyPath with 503 while Unready is set, passes
 // other /health/ requests through untouched, and for every other request
 // waits Latency, then resets the connection with probability ResetRate, then
-// fails it with probability ErrorRate.
+// fails it with probability ErrorRate, and otherwise calls next, holding
+// back and altering its JSON answer while AlterField is set. With AlterField
+// empty, next writes straight to w.
 func (f *Faults) Wrap(next http.Handler) http.Handler {
 	admin := f.Admin()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,6 +105,12 @@ func (f *Faults) Wrap(next http.Handler) http.Handler {
 		}
 		if f.roll(s.ErrorRate) {
 			writeError(w, s.ErrorStatus, "fault_injected", "injected fault: request failed on purpose")
+			return
+		}
+		if s.AlterField != "" {
+			aw := &alterWriter{w: w, field: s.AlterField}
+			next.ServeHTTP(aw, r)
+			aw.finish()
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultErrorStatus is the status of injected errors when Settings sets none.
@@ -34,6 +35,16 @@ type Settings struct {
 
 	// Unready makes /health/ready answer 503 while the app keeps serving.
 	Unready bool `json:"unready"`
+
+	// AlterField names a JSON object key. While it is set, the value of every
+	// key with this name, at any depth, in every JSON response of the app
+	// (Content-Type application/json or *+json) is changed: strings get
+	// " (altered)" appended, numbers get 1 added (integers stay integers),
+	// booleans are negated, and null, objects and arrays become the string
+	// "altered". Bodies that are not valid JSON, other responses, injected
+	// errors and the health and admin endpoints are left alone. Empty alters
+	// nothing; the name must be valid UTF-8.
+	AlterField string `json:"alter_field"`
 }
 
 // Validate reports every invalid field at once.
@@ -51,6 +62,9 @@ func (s Settings) Validate() error {
 	if s.ErrorStatus != 0 && (s.ErrorStatus < 500 || s.ErrorStatus > 599) {
 		errs = append(errs, fmt.Errorf("error_status %d: must be between 500 and 599", s.ErrorStatus))
 	}
+	if !utf8.ValidString(s.AlterField) {
+		errs = append(errs, fmt.Errorf("alter_field %q: must be valid UTF-8", s.AlterField))
+	}
 	return errors.Join(errs...)
 }
 
@@ -65,8 +79,8 @@ func (s Settings) withDefaults() Settings {
 
 // RegisterFlags registers the fault flags on fs, writing into s:
 // --fault-latency, --fault-error-rate, --fault-error-status,
-// --fault-reset-rate and --fault-unready. The current values of s are the
-// flag defaults.
+// --fault-reset-rate, --fault-unready and --fault-alter-field. The current
+// values of s are the flag defaults.
 func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar((*time.Duration)(&s.Latency), "fault-latency", time.Duration(s.Latency),
 		"fault injection: latency added to each request, e.g. 200ms")
@@ -78,6 +92,8 @@ func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 		"fault injection: share of requests (0..1) whose connection is reset")
 	fs.BoolVar(&s.Unready, "fault-unready", s.Unready,
 		"fault injection: report unready (503) on /health/ready")
+	fs.StringVar(&s.AlterField, "fault-alter-field", s.AlterField,
+		"fault injection: `NAME` of a JSON key whose values are altered in every JSON response")
 }
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration
