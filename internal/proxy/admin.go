@@ -20,13 +20,13 @@ type AdminOptions struct {
 }
 
 // NewAdmin returns the handler of the admin listener: /metrics, /healthz,
-// /readyz and /api/status. Serve it on its own listener (loopback by
+// /readyz, /api/status and /api/shadow/{route}. Serve it on its own listener (loopback by
 // default); the proxy listener never routes to it.
 func NewAdmin(o AdminOptions) http.Handler {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.DefaultGatherer
 	}
-	r := mux.NewRouter()
+	r := mux.NewRouter().SkipClean(true) // /api/shadow//api/orders names the route "/api/orders"
 	r.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -40,6 +40,20 @@ func NewAdmin(o AdminOptions) http.Handler {
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, o.Handler.Status(o.Reloader))
+	}).Methods(http.MethodGet, http.MethodHead)
+	// Route names may hold slashes (a name defaults to the prefix), so the
+	// rest of the path is the name; the leading slash is optional.
+	r.HandleFunc("/api/shadow/{route:.+}", func(w http.ResponseWriter, req *http.Request) {
+		name := mux.Vars(req)["route"]
+		rep, ok := o.Handler.ShadowReport(name)
+		if !ok {
+			rep, ok = o.Handler.ShadowReport("/" + name)
+		}
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no live route of that name has a shadow"})
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})

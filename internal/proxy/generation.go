@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/strangler-proxy/strangler/internal/resilience"
@@ -24,6 +26,7 @@ type generation struct {
 type routeForwarders struct {
 	legacy    *forwarder
 	extracted *forwarder
+	shadow    *shadowRoute // nil when the route copies nothing
 }
 
 func (rf *routeForwarders) side(s routing.Side) *forwarder {
@@ -65,6 +68,12 @@ func (h *Handler) build(id uint64, t *routing.Table) (*generation, error) {
 		if r.Fallback {
 			rf.extracted.withFallback(rf.legacy, h.metrics)
 		}
+		if r.Shadow != nil {
+			var err error
+			if rf.shadow, err = h.newShadowRoute(r, g.upstreams[t.Legacy], up); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return g, nil
 }
@@ -76,4 +85,43 @@ func (g *generation) upstreamNames() []string {
 		names = append(names, name)
 	}
 	return names
+}
+
+// newShadowRoute prepares the shadow copies of route r.
+func (h *Handler) newShadowRoute(r *routing.Route, legacy, service *resilience.Upstream) (*shadowRoute, error) {
+	sr := &shadowRoute{route: r, cfg: r.Shadow, stats: h.shadows.statsFor(r.Name)}
+	for i, result := range shadowResults {
+		sr.counters[i] = h.metrics.shadows.WithLabelValues(r.Name, result)
+	}
+	var err error
+	if sr.legacy, err = newShadowTargets(legacy); err != nil {
+		return nil, fmt.Errorf("route %q: shadow: %w", r.Name, err)
+	}
+	if sr.service, err = newShadowTargets(service); err != nil {
+		return nil, fmt.Errorf("route %q: shadow: %w", r.Name, err)
+	}
+	return sr, nil
+}
+
+// newShadowTargets lists an upstream's instances for shadow copies; a copy
+// may take as long as the upstream's timeout allows a real request, at
+// most shadowMaxTimeout.
+func newShadowTargets(up *resilience.Upstream) (*shadowTargets, error) {
+	s := up.Settings()
+	t := &shadowTargets{timeout: min(s.Timeout, shadowMaxTimeout)}
+	if t.timeout <= 0 {
+		t.timeout = shadowMaxTimeout
+	}
+	for _, raw := range s.Targets {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: target: %w", up.Name(), err)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/")
+		t.urls = append(t.urls, u)
+	}
+	if len(t.urls) == 0 {
+		return nil, fmt.Errorf("upstream %s: no targets", up.Name())
+	}
+	return t, nil
 }

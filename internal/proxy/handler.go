@@ -31,6 +31,7 @@ type Handler struct {
 	log       *slog.Logger
 	metrics   *metrics
 	upstreams *resilience.Registry
+	shadows   *shadower
 	buffers   *bufferPool
 
 	applyMu sync.Mutex // serialises Apply; the request path never takes it
@@ -52,13 +53,17 @@ func New(o Options) *Handler {
 		log:       o.Logger.With("component", "proxy"),
 		metrics:   newMetrics(o.Registerer),
 		upstreams: upstreams,
+		shadows:   newShadower(o.Logger),
 		buffers:   newBufferPool(),
 	}
 }
 
-// Close stops the health checkers and closes the idle connections of every
-// upstream. Requests in flight finish.
-func (h *Handler) Close() error { return h.upstreams.Close() }
+// Close stops the health checkers and the shadow workers and closes the
+// idle connections of every upstream. Requests in flight finish.
+func (h *Handler) Close() error {
+	h.shadows.close()
+	return h.upstreams.Close()
+}
 
 // Apply compiles cfg, builds everything the request path needs, and then
 // swaps the new generation in atomically; requests already in flight finish
@@ -108,15 +113,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route := g.table.Match(clean, r.Method)
-	f := g.routes[route.Index].side(route.Pick(r))
+	rf := &g.routes[route.Index]
+	f := rf.side(route.Pick(r))
 
 	rec := &recorder{ResponseWriter: w, served: f, in: r}
+	var shadowing *shadowCapture
+	if rf.shadow != nil && rf.shadow.cfg.Wants(r) {
+		shadowing = rf.shadow.begin(r)
+		rec.tee = &cappedBuffer{limit: rf.shadow.cfg.MaxBody}
+	}
 	defer func() {
 		// Deferred so that a response aborted mid-body (ReverseProxy
 		// panics with http.ErrAbortHandler) is still counted.
 		rec.served.metrics.observe(r.Method, rec.status(), time.Since(start).Seconds())
 	}()
 	f.proxy.ServeHTTP(rec, r)
+	if shadowing != nil {
+		// After the answer: the client never waits for the copy.
+		if t, ok := shadowing.task(rec, f, clean, r.URL.RawQuery, id); ok {
+			h.shadows.submit(t)
+		} else {
+			rf.shadow.count(shadowSkipped)
+		}
+	}
 }
 
 var _ http.Handler = (*Handler)(nil)

@@ -18,6 +18,7 @@ type metrics struct {
 	duration   *prometheus.HistogramVec
 	weight     *prometheus.GaugeVec
 	fallbacks  *prometheus.CounterVec
+	shadows    *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	lastOK     prometheus.Gauge
 	lastOKTime prometheus.Gauge
@@ -48,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strangler_fallbacks_total",
 			Help: "Requests a route's extracted service could not take that legacy served instead, by route and reason.",
 		}, []string{"route", "reason"}),
+		shadows: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_shadow_requests_total",
+			Help: "Shadow copies of a route's requests, by result: match, mismatch, error (the copy failed), dropped (the shadow queue was full), skipped (not comparable: too large, fallen back, or upgraded).",
+		}, []string{"route", "result"}),
 		reloads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_config_reloads_total",
 			Help: "Attempts to load routes.yaml, by result (success or failure). Unchanged files are not counted.",

@@ -14,12 +14,20 @@ type recorder struct {
 	code   int
 	served *forwarder    // who answered: the picked side, or legacy after a fallback
 	in     *http.Request // the client's request, for a fallback
+
+	// For a request being shadowed: the answer's headers and body as the
+	// client got them, the body up to the route's max_body.
+	tee *cappedBuffer
+	hdr http.Header
 }
 
 // WriteHeader records the first final (non-1xx) status code.
 func (r *recorder) WriteHeader(code int) {
 	if r.code == 0 && code >= 200 {
 		r.code = code
+		if r.tee != nil {
+			r.hdr = r.Header().Clone()
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -27,7 +35,10 @@ func (r *recorder) WriteHeader(code int) {
 // Write records an implicit 200 when no status was written.
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.code == 0 {
-		r.code = http.StatusOK
+		r.WriteHeader(http.StatusOK)
+	}
+	if r.tee != nil {
+		r.tee.write(b)
 	}
 	return r.ResponseWriter.Write(b)
 }

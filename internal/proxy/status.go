@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/strangler-proxy/strangler/internal/resilience"
+	"github.com/strangler-proxy/strangler/internal/shadow"
 )
 
 // Status is the JSON document served at /api/status: the live routing
@@ -41,6 +42,39 @@ type RouteStatus struct {
 	Rewrite string   `json:"rewrite,omitempty"`
 	// Fallback is true when legacy serves what the service cannot take.
 	Fallback bool `json:"fallback"`
+	// Shadow describes the route's shadow copies, when it has any.
+	Shadow *ShadowStatus `json:"shadow,omitempty"`
+}
+
+// ShadowStatus is a route's shadow setting and its results since the
+// process started (they survive reloads while the route keeps its name).
+type ShadowStatus struct {
+	Percent  float64  `json:"percent"`
+	Methods  []string `json:"methods"`
+	Ignore   []string `json:"ignore,omitempty"`
+	MaxBody  int64    `json:"max_body"`
+	Match    uint64   `json:"match"`
+	Mismatch uint64   `json:"mismatch"`
+	Error    uint64   `json:"error"`
+	Dropped  uint64   `json:"dropped"`
+	Skipped  uint64   `json:"skipped"`
+	// Parity is match / (match + mismatch), or null before any comparison.
+	Parity *float64 `json:"parity"`
+}
+
+func newShadowStatus(sr *shadowRoute) *ShadowStatus {
+	c := &sr.stats.counts
+	st := &ShadowStatus{
+		Percent: sr.cfg.Percent, Methods: slices.Clone(sr.cfg.Methods), Ignore: slices.Clone(sr.cfg.Ignore),
+		MaxBody: sr.cfg.MaxBody,
+		Match:   c[shadowMatch].Load(), Mismatch: c[shadowMismatch].Load(), Error: c[shadowError].Load(),
+		Dropped: c[shadowDropped].Load(), Skipped: c[shadowSkipped].Load(),
+	}
+	if n := st.Match + st.Mismatch; n > 0 {
+		p := float64(st.Match) / float64(n)
+		st.Parity = &p
+	}
+	return st
 }
 
 // UpstreamStatus describes one configured upstream.
@@ -81,6 +115,9 @@ func (h *Handler) Status(r *Reloader) Status {
 			Methods: slices.Clone(rt.Methods), Sticky: rt.Sticky, Rewrite: rt.Rewrite,
 			Fallback: rt.Fallback,
 		})
+		if sr := g.routes[rt.Index].shadow; sr != nil {
+			s.Routes[len(s.Routes)-1].Shadow = newShadowStatus(sr)
+		}
 	}
 	sort.SliceStable(s.Routes, func(i, j int) bool { return len(s.Routes[i].Prefix) > len(s.Routes[j].Prefix) })
 	for name, up := range g.upstreams {
@@ -91,4 +128,32 @@ func (h *Handler) Status(r *Reloader) Status {
 	}
 	sort.Slice(s.Upstreams, func(i, j int) bool { return s.Upstreams[i].Name < s.Upstreams[j].Name })
 	return s
+}
+
+// ShadowReport is the JSON document served at /api/shadow/{route}.
+type ShadowReport struct {
+	Route  string        `json:"route"`
+	Shadow *ShadowStatus `json:"shadow"`
+	// Mismatches are the most recent disagreements, newest first, with
+	// secret-bearing headers redacted.
+	Mismatches []shadow.Mismatch `json:"mismatches"`
+}
+
+// ShadowReport returns the shadow report of the live route called name,
+// and false when no live route of that name has a shadow.
+func (h *Handler) ShadowReport(name string) (ShadowReport, bool) {
+	g := h.cur.Load()
+	if g == nil {
+		return ShadowReport{}, false
+	}
+	for _, rt := range g.table.Routes {
+		if sr := g.routes[rt.Index].shadow; sr != nil && rt.Name == name {
+			m := h.shadows.mismatches.Recent(name)
+			if m == nil {
+				m = []shadow.Mismatch{}
+			}
+			return ShadowReport{Route: name, Shadow: newShadowStatus(sr), Mismatches: m}, true
+		}
+	}
+	return ShadowReport{}, false
 }

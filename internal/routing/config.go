@@ -130,4 +130,8 @@ type RouteConfig struct {
 	// fall back whatever their method; others only when idempotent and
 	// without a body. Optional; default true.
 	Fallback *bool `yaml:"fallback"`
+
+	// Shadow copies the route's requests to the other side and compares
+	// the answers. Optional; absent means no copies.
+	Shadow *ShadowConfig `yaml:"shadow"`
 }

@@ -92,6 +92,21 @@ func applyDefaults(cfg *Config) {
 		for i, m := range r.Methods {
 			r.Methods[i] = strings.ToUpper(m)
 		}
+		if sh := r.Shadow; sh != nil {
+			if sh.Percent == nil {
+				all := 100.0
+				sh.Percent = &all
+			}
+			if len(sh.Methods) == 0 {
+				sh.Methods = []string{"GET", "HEAD"}
+			}
+			for i, m := range sh.Methods {
+				sh.Methods[i] = strings.ToUpper(m)
+			}
+			if sh.MaxBody == 0 {
+				sh.MaxBody = DefaultShadowMaxBody
+			}
+		}
 	}
 }
 

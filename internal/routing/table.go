@@ -29,6 +29,9 @@ type Route struct {
 	Rewrite string
 	// Fallback serves a request from legacy when Service cannot take it.
 	Fallback bool
+	// Shadow copies requests to the other side and compares the answers;
+	// nil when the route has no shadow.
+	Shadow *Shadow
 
 	threshold uint64 // weight in buckets: Pick sends a bucket below it to Service
 	sticky    stickyKey
@@ -61,6 +64,7 @@ func Compile(cfg *Config) (*Table, error) {
 		return nil, fmt.Errorf("compile routes: unknown legacy upstream %q", cfg.Legacy)
 	}
 	maxLen := 0
+	var err error
 	for _, rc := range cfg.Routes {
 		if rc.Weight == nil {
 			return nil, fmt.Errorf("compile route %q: defaults not applied", rc.Prefix)
@@ -78,6 +82,11 @@ func Compile(cfg *Config) (*Table, error) {
 			threshold: uint64(*rc.Weight*buckets/100 + 0.5),
 			sticky:    newStickyKey(rc.Sticky),
 			salt:      fnv1a(14695981039346656037, rc.Prefix),
+		}
+		if rc.Shadow != nil {
+			if r.Shadow, err = compileShadow(rc.Shadow); err != nil {
+				return nil, fmt.Errorf("compile route %q: %w", rc.Name, err)
+			}
 		}
 		t.Routes = append(t.Routes, r)
 		t.byPrefix[r.Prefix] = append(t.byPrefix[r.Prefix], r)

@@ -178,6 +178,10 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, fail failFunc) {
 		fail(append(p, "rewrite"), "%s: rewrite must start with '/' and hold no empty or dot segments, no '?', '#' or '\\'", label)
 	}
 
+	if r.Shadow != nil {
+		validateShadow(label, p, r.Shadow, fail)
+	}
+
 	// Name defaults to the prefix: a missing or malformed prefix has been
 	// reported above and is not reported again as a bad name.
 	if (r.Name != r.Prefix || cleanPrefix(r.Prefix)) && !validName(r.Name) {
@@ -271,4 +275,26 @@ func validToken(m string) bool {
 		}
 	}
 	return true
+}
+
+// maxShadowBody bounds shadow.max_body: every shadowed request may hold
+// two bodies of this size in memory until they are compared.
+const maxShadowBody = 64 << 20
+
+func validateShadow(label string, route []any, sh *ShadowConfig, fail failFunc) {
+	p := append(route, "shadow")
+	if w := *sh.Percent; !(w >= 0 && w <= 100) {
+		fail(append(p, "percent"), "%s: shadow.percent must be between 0 and 100, got %v", label, w)
+	}
+	for j, m := range sh.Methods {
+		if !validToken(m) {
+			fail(append(p, "methods", j), "%s: shadow method %q is not a valid HTTP method token", label, m)
+		}
+	}
+	if sh.MaxBody <= 0 || sh.MaxBody > maxShadowBody {
+		fail(append(p, "max_body"), "%s: shadow.max_body must be between 1B and %s, got %s", label, ByteSize(maxShadowBody), sh.MaxBody)
+	}
+	for _, err := range unjoin(shadowRulesError(sh.Ignore)) {
+		fail(append(p, "ignore"), "%s: shadow.ignore: %v", label, err)
+	}
 }

@@ -1,0 +1,349 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strangler-proxy/strangler/internal/routing"
+	"github.com/strangler-proxy/strangler/internal/shadow"
+)
+
+// HeaderShadow marks a request as a shadow copy, so that the receiving
+// side can tell it from real traffic (and, say, not send e-mails for it).
+const HeaderShadow = "X-Strangler-Shadow"
+
+// Shadow results, indexes into shadowResults.
+const (
+	shadowMatch = iota
+	shadowMismatch
+	shadowError
+	shadowDropped
+	shadowSkipped
+)
+
+// shadowResults are the values of strangler_shadow_requests_total's result
+// label.
+var shadowResults = [...]string{"match", "mismatch", "error", "dropped", "skipped"}
+
+// Bounds of the shadow queue. Copies are sent by a fixed number of
+// workers; a copy that finds the queue full, in count or in bytes, is
+// dropped and counted, so a slow or dead shadow side can never hold more
+// than this much memory or slow the real path.
+const (
+	shadowWorkers     = 8
+	shadowQueueLen    = 256
+	shadowQueueBytes  = 64 << 20
+	shadowMaxTimeout  = 30 * time.Second
+	shadowLogPerRoute = 20
+)
+
+// shadowStats are a route's shadow counts since the process started; they
+// survive reloads for as long as the route keeps its name.
+type shadowStats struct {
+	counts [len(shadowResults)]atomic.Uint64
+}
+
+// shadowRoute is one route's shadow setting, prepared at build time.
+type shadowRoute struct {
+	route    *routing.Route
+	cfg      *routing.Shadow
+	counters [len(shadowResults)]prometheus.Counter
+	stats    *shadowStats
+	// targets of the side a copy goes to: to the service when legacy
+	// answered, to legacy when the service answered.
+	service, legacy *shadowTargets
+}
+
+// count records one result.
+func (s *shadowRoute) count(result int) {
+	s.counters[result].Inc()
+	s.stats.counts[result].Add(1)
+}
+
+// shadowTargets round-robins over an upstream's instances. Copies bypass
+// the upstream's breaker, bulkhead and health state: they must not count
+// toward the real path.
+type shadowTargets struct {
+	urls    []*url.URL
+	timeout time.Duration
+	next    atomic.Uint64
+}
+
+func (t *shadowTargets) pick() *url.URL {
+	return t.urls[int(t.next.Add(1)%uint64(len(t.urls)))]
+}
+
+// shadowTask is one copy waiting to be sent.
+type shadowTask struct {
+	sr          *shadowRoute
+	primarySide routing.Side
+	requestID   string
+	method      string
+	path        string // cleaned request path, before any rewrite
+	query       string
+	header      http.Header
+	body        []byte
+	primary     shadow.Response
+	size        int64 // bytes held, for the queue's byte bound
+}
+
+// shadower sends shadow copies and compares the answers, off the request
+// path.
+type shadower struct {
+	queue      chan *shadowTask
+	queued     atomic.Int64 // bytes held by queued tasks
+	client     *http.Client
+	log        *slog.Logger
+	mismatches *shadow.Log
+
+	statsMu sync.Mutex
+	stats   map[string]*shadowStats // by route name
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newShadower(log *slog.Logger) *shadower {
+	s := &shadower{
+		queue: make(chan *shadowTask, shadowQueueLen),
+		client: &http.Client{
+			Transport: &http.Transport{
+				MaxIdleConnsPerHost: 64,
+				IdleConnTimeout:     90 * time.Second,
+				DisableCompression:  true,
+			},
+			// Compare the answers as they are: a redirect is an answer.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		log:        log.With("component", "shadow"),
+		mismatches: shadow.NewLog(shadowLogPerRoute, 0),
+		stats:      map[string]*shadowStats{},
+		stop:       make(chan struct{}),
+	}
+	for range shadowWorkers {
+		s.wg.Add(1)
+		go s.work()
+	}
+	return s
+}
+
+// close stops the workers; queued copies are abandoned.
+func (s *shadower) close() {
+	close(s.stop)
+	s.wg.Wait()
+	s.client.CloseIdleConnections()
+}
+
+// statsFor returns the persistent counts of a route name.
+func (s *shadower) statsFor(name string) *shadowStats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	st := s.stats[name]
+	if st == nil {
+		st = &shadowStats{}
+		s.stats[name] = st
+	}
+	return st
+}
+
+// submit queues t without waiting; a full queue drops it.
+func (s *shadower) submit(t *shadowTask) {
+	if s.queued.Add(t.size) > shadowQueueBytes {
+		s.queued.Add(-t.size)
+		t.sr.count(shadowDropped)
+		return
+	}
+	select {
+	case s.queue <- t:
+	default:
+		s.queued.Add(-t.size)
+		t.sr.count(shadowDropped)
+	}
+}
+
+func (s *shadower) work() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case t := <-s.queue:
+			s.queued.Add(-t.size)
+			t.sr.count(s.run(t))
+		}
+	}
+}
+
+// run sends one copy and compares the answers, and returns the result.
+func (s *shadower) run(t *shadowTask) int {
+	targets, path := t.sr.service, t.sr.route.RewritePath(t.path)
+	if t.primarySide == routing.Extracted {
+		targets, path = t.sr.legacy, t.path
+	}
+	base := targets.pick()
+	u := *base
+	u.Path = base.Path + path
+	u.RawPath = ""
+	u.RawQuery = t.query
+
+	ctx, cancel := context.WithTimeout(context.Background(), targets.timeout)
+	defer cancel()
+	var body io.Reader
+	if t.body != nil {
+		body = bytes.NewReader(t.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, t.method, u.String(), body)
+	if err != nil {
+		return shadowError
+	}
+	req.Header = t.header
+	req.Header.Set(HeaderShadow, "true")
+	res, err := s.client.Do(req)
+	if err != nil {
+		s.log.Debug("shadow copy failed", "route", t.sr.route.Name, "request_id", t.requestID, "error", err)
+		return shadowError
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, t.sr.cfg.MaxBody+1))
+	if err != nil {
+		return shadowError
+	}
+	if int64(len(b)) > t.sr.cfg.MaxBody {
+		return shadowSkipped // too large to compare
+	}
+	got := shadow.Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	diffs := t.sr.cfg.Rules.Compare(t.primary, got)
+	if len(diffs) == 0 {
+		return shadowMatch
+	}
+	s.mismatches.Add(t.sr.route.Name, shadow.Mismatch{
+		Time:      time.Now(),
+		RequestID: t.requestID,
+		Request: shadow.RequestInfo{
+			Method: t.method, Path: t.path, Query: t.query,
+			Header: shadow.Redact(withoutShadowMark(t.header)),
+		},
+		PrimarySide: t.primarySide.String(),
+		Primary:     shadow.NewResponseInfo(t.primary),
+		Shadow:      shadow.NewResponseInfo(got),
+		Differences: diffs,
+	})
+	return shadowMismatch
+}
+
+func withoutShadowMark(h http.Header) http.Header {
+	h = h.Clone()
+	h.Del(HeaderShadow)
+	return h
+}
+
+// hopHeaders are not copied to a shadow request: they describe the
+// client's connection, not the request.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// shadowCapture collects what a copy needs while the real request runs:
+// the request's headers and body and the answer the client got, each up to
+// the route's max_body.
+type shadowCapture struct {
+	sr     *shadowRoute
+	header http.Header
+	body   *cappedBuffer // nil when the request has no body
+}
+
+// begin prepares the copy of r; r's body is teed from now on.
+func (s *shadowRoute) begin(r *http.Request) *shadowCapture {
+	c := &shadowCapture{sr: s, header: r.Header.Clone()}
+	for _, h := range hopHeaders {
+		c.header.Del(h)
+	}
+	if hasBody(r) {
+		c.body = &cappedBuffer{limit: s.cfg.MaxBody}
+		r.Body = &teeBody{ReadCloser: r.Body, buf: c.body}
+	}
+	return c
+}
+
+// task turns the finished capture into a queued copy, or returns false
+// when the answers cannot be compared.
+func (c *shadowCapture) task(rec *recorder, served *forwarder, path, query, requestID string) (*shadowTask, bool) {
+	switch {
+	case rec.served != served, // fell back: the side that should answer did not
+		rec.code < 200, rec.code == http.StatusSwitchingProtocols,
+		rec.tee.over, c.body != nil && !c.body.complete():
+		return nil, false
+	}
+	t := &shadowTask{
+		sr: c.sr, primarySide: served.side, requestID: requestID,
+		method: rec.in.Method, path: path, query: query, header: c.header,
+		primary: shadow.Response{Status: rec.code, Header: rec.hdr, Body: rec.tee.bytes()},
+	}
+	if c.body != nil {
+		t.body = c.body.bytes()
+	}
+	t.size = int64(len(t.body) + len(t.primary.Body))
+	return t, true
+}
+
+// cappedBuffer keeps the first limit bytes written to it; past the limit it
+// keeps nothing and says so. It is safe for concurrent use, because a
+// request body is read by the transport's own goroutine.
+type cappedBuffer struct {
+	mu    sync.Mutex
+	buf   []byte
+	limit int64
+	over  bool
+	eof   bool
+}
+
+func (b *cappedBuffer) write(p []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.over {
+		return
+	}
+	if int64(len(b.buf)+len(p)) > b.limit {
+		b.over, b.buf = true, nil
+		return
+	}
+	b.buf = append(b.buf, p...)
+}
+
+func (b *cappedBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf
+}
+
+// complete reports whether the whole body was read and kept.
+func (b *cappedBuffer) complete() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.eof && !b.over
+}
+
+// teeBody copies what is read from a request body into a cappedBuffer.
+type teeBody struct {
+	io.ReadCloser
+	buf *cappedBuffer
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	t.buf.write(p[:n])
+	if err == io.EOF {
+		t.buf.mu.Lock()
+		t.buf.eof = true
+		t.buf.mu.Unlock()
+	}
+	return n, err
+}

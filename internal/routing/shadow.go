@@ -1,0 +1,143 @@
+package routing
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/strangler-proxy/strangler/internal/shadow"
+)
+
+// DefaultShadowMaxBody is the largest answer compared when a route's shadow
+// sets no max_body: 1 MiB.
+const DefaultShadowMaxBody ByteSize = 1 << 20
+
+// ShadowConfig copies a route's requests to the side that did not answer
+// them and compares the two answers: requests served by legacy go to the
+// service as well, and requests served by the service go to legacy, so the
+// comparison goes on while the weight rises. The client never waits for
+// the copy.
+type ShadowConfig struct {
+	// Percent is the share of eligible requests copied, from 0 to 100.
+	// Optional; absent means 100.
+	Percent *float64 `yaml:"percent"`
+
+	// Methods lists the methods that are copied. Optional; empty means GET
+	// and HEAD: writes are never copied unless listed here, because the
+	// copy would write twice.
+	Methods []string `yaml:"methods"`
+
+	// Ignore lists differences that are noise: "body:$.generated_at",
+	// "body:$.items[*].etag", "header:Date". Optional.
+	Ignore []string `yaml:"ignore"`
+
+	// MaxBody is the largest request or response body compared, such as
+	// 512KiB or 1MiB; larger ones are counted as skipped. Optional; zero
+	// means 1MiB.
+	MaxBody ByteSize `yaml:"max_body"`
+}
+
+// ByteSize is a size in bytes, written in routes.yaml as a plain number of
+// bytes or with a unit: B, KiB, MiB, GiB (powers of 1024) or KB, MB, GB
+// (powers of 1000).
+type ByteSize int64
+
+// UnmarshalYAML parses "1MiB", "512KiB", "1000000" and the like. A bad
+// value is reported with its line, like every other type error.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseByteSize(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a size: write a number of bytes or use KiB, MiB, GiB, KB, MB or GB", n.Line, n.Value)}}
+	}
+	*b = v
+	return nil
+}
+
+var byteUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+	{"B", 1},
+}
+
+func parseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	factor := int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			s, factor = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/factor {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return ByteSize(n * factor), nil
+}
+
+// String writes the size with the largest binary unit that divides it.
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		factor int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if int64(b) >= u.factor && int64(b)%u.factor == 0 {
+			return strconv.FormatInt(int64(b)/u.factor, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10) + "B"
+}
+
+// Shadow is the compiled shadow setting of a route.
+type Shadow struct {
+	// Percent is the share of eligible requests copied.
+	Percent float64
+	// Methods are the methods copied.
+	Methods []string
+	// Ignore are the ignore rules as written.
+	Ignore []string
+	// MaxBody is the largest body compared, in bytes.
+	MaxBody int64
+	// Rules compare two answers.
+	Rules *shadow.Rules
+
+	threshold uint64 // Percent in buckets
+}
+
+func compileShadow(sc *ShadowConfig) (*Shadow, error) {
+	rules, err := shadow.ParseRules(sc.Ignore)
+	if err != nil {
+		return nil, fmt.Errorf("shadow.ignore: %w", err)
+	}
+	return &Shadow{
+		Percent:   *sc.Percent,
+		Methods:   slices.Clone(sc.Methods),
+		Ignore:    slices.Clone(sc.Ignore),
+		MaxBody:   int64(sc.MaxBody),
+		Rules:     rules,
+		threshold: uint64(*sc.Percent*buckets/100 + 0.5),
+	}, nil
+}
+
+// shadowRulesError checks ignore rules for validate.
+func shadowRulesError(ignore []string) error {
+	_, err := shadow.ParseRules(ignore)
+	return err
+}
+
+// Wants reports whether r is to be copied: its method is listed, and it
+// falls in Percent.
+func (s *Shadow) Wants(r *http.Request) bool {
+	if !slices.Contains(s.Methods, r.Method) {
+		return false
+	}
+	return s.threshold >= buckets || rand.Uint64N(buckets) < s.threshold
+}
