@@ -143,6 +143,7 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	h := pr.Out.Header
 	delete(h, "Forwarded")
 	delete(h, "X-Real-Ip")
+	delete(h, HeaderShadow) // only strangler marks copies
 	h[HeaderRoute] = []string{f.route.Name}
 	// The request id is the proxy's own header: put it back when
 	// ReverseProxy removed it because the client listed it in Connection.

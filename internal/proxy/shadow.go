@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -108,8 +109,9 @@ type shadower struct {
 	statsMu sync.Mutex
 	stats   map[string]*shadowStats // by route name
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	ctx    context.Context // cancelled by close: copies in flight end at once
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 func newShadower(log *slog.Logger) *shadower {
@@ -127,8 +129,8 @@ func newShadower(log *slog.Logger) *shadower {
 		log:        log.With("component", "shadow"),
 		mismatches: shadow.NewLog(shadowLogPerRoute, 0),
 		stats:      map[string]*shadowStats{},
-		stop:       make(chan struct{}),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for range shadowWorkers {
 		s.wg.Add(1)
 		go s.work()
@@ -136,9 +138,10 @@ func newShadower(log *slog.Logger) *shadower {
 	return s
 }
 
-// close stops the workers; queued copies are abandoned.
+// close stops the workers and cancels the copies in flight; queued copies
+// are abandoned. A hung shadow side cannot hold up a shutdown.
 func (s *shadower) close() {
-	close(s.stop)
+	s.cancel()
 	s.wg.Wait()
 	s.client.CloseIdleConnections()
 }
@@ -174,7 +177,7 @@ func (s *shadower) work() {
 	defer s.wg.Done()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.ctx.Done():
 			return
 		case t := <-s.queue:
 			s.queued.Add(-t.size)
@@ -195,7 +198,7 @@ func (s *shadower) run(t *shadowTask) int {
 	u.RawPath = ""
 	u.RawQuery = t.query
 
-	ctx, cancel := context.WithTimeout(context.Background(), targets.timeout)
+	ctx, cancel := context.WithTimeout(s.ctx, targets.timeout)
 	defer cancel()
 	var body io.Reader
 	if t.body != nil {
@@ -260,12 +263,27 @@ type shadowCapture struct {
 	body   *cappedBuffer // nil when the request has no body
 }
 
-// begin prepares the copy of r; r's body is teed from now on.
+// begin prepares the copy of r; r's body is teed from now on. The copy
+// carries the headers the real request is forwarded with: the client's,
+// without hop-by-hop and forged forwarding headers, with strangler's own.
 func (s *shadowRoute) begin(r *http.Request) *shadowCapture {
 	c := &shadowCapture{sr: s, header: r.Header.Clone()}
 	for _, h := range hopHeaders {
 		c.header.Del(h)
 	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", HeaderShadow} {
+		c.header.Del(h)
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		c.header.Set("X-Forwarded-For", ip)
+	}
+	c.header.Set("X-Forwarded-Host", r.Host)
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	c.header.Set("X-Forwarded-Proto", proto)
+	c.header.Set(HeaderRoute, s.route.Name)
 	if hasBody(r) {
 		c.body = &cappedBuffer{limit: s.cfg.MaxBody}
 		r.Body = &teeBody{ReadCloser: r.Body, buf: c.body}

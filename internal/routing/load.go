@@ -103,8 +103,9 @@ func applyDefaults(cfg *Config) {
 			for i, m := range sh.Methods {
 				sh.Methods[i] = strings.ToUpper(m)
 			}
-			if sh.MaxBody == 0 {
-				sh.MaxBody = DefaultShadowMaxBody
+			if sh.MaxBody == nil {
+				size := DefaultShadowMaxBody
+				sh.MaxBody = &size
 			}
 		}
 	}

@@ -37,9 +37,9 @@ type ShadowConfig struct {
 	Ignore []string `yaml:"ignore"`
 
 	// MaxBody is the largest request or response body compared, such as
-	// 512KiB or 1MiB; larger ones are counted as skipped. Optional; zero
-	// means 1MiB.
-	MaxBody ByteSize `yaml:"max_body"`
+	// 512KiB or 1MiB; larger ones are counted as skipped. Optional; absent
+	// means 1MiB; zero is rejected.
+	MaxBody *ByteSize `yaml:"max_body"`
 }
 
 // ByteSize is a size in bytes, written in routes.yaml as a plain number of
@@ -52,6 +52,9 @@ type ByteSize int64
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseByteSize(n.Value)
 	if err != nil || n.Kind != yaml.ScalarNode {
+		// Reported here with its line; the default keeps validation from
+		// reporting the same value a second time.
+		*b = DefaultShadowMaxBody
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a size: write a number of bytes or use KiB, MiB, GiB, KB, MB or GB", n.Line, n.Value)}}
 	}
 	*b = v
@@ -121,7 +124,7 @@ func compileShadow(sc *ShadowConfig) (*Shadow, error) {
 		Percent:   *sc.Percent,
 		Methods:   slices.Clone(sc.Methods),
 		Ignore:    slices.Clone(sc.Ignore),
-		MaxBody:   int64(sc.MaxBody),
+		MaxBody:   int64(*sc.MaxBody),
 		Rules:     rules,
 		threshold: uint64(*sc.Percent*buckets/100 + 0.5),
 	}, nil

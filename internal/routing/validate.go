@@ -291,10 +291,19 @@ func validateShadow(label string, route []any, sh *ShadowConfig, fail failFunc) 
 			fail(append(p, "methods", j), "%s: shadow method %q is not a valid HTTP method token", label, m)
 		}
 	}
-	if sh.MaxBody <= 0 || sh.MaxBody > maxShadowBody {
-		fail(append(p, "max_body"), "%s: shadow.max_body must be between 1B and %s, got %s", label, ByteSize(maxShadowBody), sh.MaxBody)
+	if mb := *sh.MaxBody; mb <= 0 || mb > maxShadowBody {
+		fail(append(p, "max_body"), "%s: shadow.max_body must be between 1B and %s, got %s", label, ByteSize(maxShadowBody), mb)
 	}
-	for _, err := range unjoin(shadowRulesError(sh.Ignore)) {
+	// One message per bad entry: each names the entry and why. (Only the
+	// top level is split; a rule's own error keeps its context.)
+	var ruleErrs []error
+	if err := shadowRulesError(sh.Ignore); err != nil {
+		ruleErrs = []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			ruleErrs = j.Unwrap()
+		}
+	}
+	for _, err := range ruleErrs {
 		fail(append(p, "ignore"), "%s: shadow.ignore: %v", label, err)
 	}
 }
