@@ -65,6 +65,24 @@ func startTwin(t *testing.T, name string, hold bool, answerFor func(r *http.Requ
 	return tw
 }
 
+// startTwins starts the legacy and service twins of a shadow test and
+// names them in the harness's config data; the service may hold its copies.
+func startTwins(t *testing.T, hs *harness, legacyAnswer, svcAnswer func(r *http.Request, body string) answer, holdSvc bool) (legacy, svc *twin) {
+	legacy = startTwin(t, "legacy", false, legacyAnswer)
+	svc = startTwin(t, "svc", holdSvc, svcAnswer)
+	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+	return legacy, svc
+}
+
+// twinsConfig starts a routes.yaml with the twins as upstreams; the
+// routes follow.
+const twinsConfig = `legacy: legacy
+upstreams:
+  legacy: {url: "{{.legacy}}"}
+  svc: {url: "{{.svc}}"}
+routes:
+`
+
 func (tw *twin) release() {
 	if tw.hold != nil {
 		tw.holdOnce.Do(func() { close(tw.hold) })
@@ -281,9 +299,7 @@ routes:
 // the copy; at weight 100 the other way round.
 func TestShadowIdenticalAnswersMatch(t *testing.T) {
 	hs := newShadowHarness(t)
-	legacy := startTwin(t, "legacy", false, sameAnswer)
-	svc := startTwin(t, "svc", false, sameAnswer)
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+	legacy, svc := startTwins(t, hs, sameAnswer, sameAnswer, false)
 	hs.apply(t, itemsConfig(0, "{}"))
 
 	hdr := http.Header{"X-Customer-Id": {"c-7"}}
@@ -394,16 +410,8 @@ func diffAnswers(side string) func(r *http.Request, _ string) answer {
 // are no difference.
 func TestShadowMismatch(t *testing.T) {
 	hs := newShadowHarness(t)
-	legacy := startTwin(t, "legacy", false, diffAnswers("legacy"))
-	svc := startTwin(t, "svc", false, diffAnswers("svc"))
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
-	hs.apply(t, `
-legacy: legacy
-upstreams:
-  legacy: {url: "{{.legacy}}"}
-  svc: {url: "{{.svc}}"}
-routes:
-  - prefix: /api/items
+	startTwins(t, hs, diffAnswers("legacy"), diffAnswers("svc"), false)
+	hs.apply(t, twinsConfig+`  - prefix: /api/items
     service: svc
     name: items
     weight: 0
@@ -535,16 +543,8 @@ func echoAnswer(r *http.Request, body string) answer {
 // same body and Content-Type, while a GET on that route is not.
 func TestShadowWrites(t *testing.T) {
 	hs := newShadowHarness(t)
-	legacy := startTwin(t, "legacy", false, echoAnswer)
-	svc := startTwin(t, "svc", false, echoAnswer)
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
-	hs.apply(t, `
-legacy: legacy
-upstreams:
-  legacy: {url: "{{.legacy}}"}
-  svc: {url: "{{.svc}}"}
-routes:
-  - {prefix: /api/reads, service: svc, weight: 0, name: reads, shadow: {}}
+	legacy, svc := startTwins(t, hs, echoAnswer, echoAnswer, false)
+	hs.apply(t, twinsConfig+`  - {prefix: /api/reads, service: svc, weight: 0, name: reads, shadow: {}}
   - {prefix: /api/writes, service: svc, weight: 0, name: writes, shadow: {methods: [post]}}
 `)
 
@@ -610,9 +610,7 @@ routes:
 // request is sent.
 func TestShadowNeverDelaysTheClient(t *testing.T) {
 	hs := newShadowHarness(t)
-	legacy := startTwin(t, "legacy", false, sameAnswer)
-	svc := startTwin(t, "svc", true, sameAnswer)
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+	_, svc := startTwins(t, hs, sameAnswer, sameAnswer, true)
 	hs.apply(t, holdConfig("1MiB"))
 
 	get(t, hs, "/api/items/first", nil, `{"id":"first","query":"","price":10}`)
@@ -662,9 +660,7 @@ func TestShadowQueueBound(t *testing.T) {
 			fixed := func(*http.Request, string) answer {
 				return answer{header: map[string]string{"Content-Type": "text/plain"}, body: body}
 			}
-			legacy := startTwin(t, "legacy", false, fixed)
-			svc := startTwin(t, "svc", true, fixed)
-			hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+			_, svc := startTwins(t, hs, fixed, fixed, true)
 			hs.apply(t, holdConfig(tc.maxBody))
 
 			for i := range tc.requests {
@@ -747,16 +743,8 @@ func TestShadowSkipped(t *testing.T) {
 				return answer{body: `"` + strings.Repeat("x", n-2) + `"`}
 			}
 		}
-		legacy := startTwin(t, "legacy", false, sized("legacy"))
-		svc := startTwin(t, "svc", false, sized("svc"))
-		hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
-		hs.apply(t, `
-legacy: legacy
-upstreams:
-  legacy: {url: "{{.legacy}}"}
-  svc: {url: "{{.svc}}"}
-routes:
-  - {prefix: /api/big, service: svc, weight: 0, name: big, shadow: {max_body: 1KiB, methods: [GET, POST]}}
+		_, svc := startTwins(t, hs, sized("legacy"), sized("svc"), false)
+		hs.apply(t, twinsConfig+`  - {prefix: /api/big, service: svc, weight: 0, name: big, shadow: {max_body: 1KiB, methods: [GET, POST]}}
 `)
 		// The client's answer is 4 KiB: skipped at once, nothing sent.
 		if res, body := call(t, hs, http.MethodGet, "/api/big/large", nil, ""); res.StatusCode != http.StatusOK || len(body) != 4<<10 {
@@ -783,16 +771,8 @@ routes:
 
 	t.Run("percent 0", func(t *testing.T) {
 		hs := newShadowHarness(t)
-		legacy := startTwin(t, "legacy", false, sameAnswer)
-		svc := startTwin(t, "svc", false, sameAnswer)
-		hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
-		hs.apply(t, `
-legacy: legacy
-upstreams:
-  legacy: {url: "{{.legacy}}"}
-  svc: {url: "{{.svc}}"}
-routes:
-  - {prefix: /api/none, service: svc, weight: 0, name: none, shadow: {percent: 0}}
+		_, svc := startTwins(t, hs, sameAnswer, sameAnswer, false)
+		hs.apply(t, twinsConfig+`  - {prefix: /api/none, service: svc, weight: 0, name: none, shadow: {percent: 0}}
   - {prefix: /api/all, service: svc, weight: 0, name: all, shadow: {percent: 100}}
 `)
 		for i := range 50 {
@@ -828,9 +808,7 @@ routes:
 // changes, and that a new name starts from nothing.
 func TestShadowStatsSurviveReload(t *testing.T) {
 	hs := newShadowHarness(t)
-	legacy := startTwin(t, "legacy", false, diffAnswers("legacy"))
-	svc := startTwin(t, "svc", false, diffAnswers("svc"))
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+	startTwins(t, hs, diffAnswers("legacy"), diffAnswers("svc"), false)
 	gen := hs.apply(t, itemsConfig(0, "{}"))
 
 	get(t, hs, "/api/items/format", nil, `{"id":1,"price":10,"tags":["a","b"],"generated_at":"t1"}`)
@@ -959,9 +937,7 @@ func TestShadowClientHangUp(t *testing.T) {
 // must not make its real request look like a copy.
 func TestShadowMarkOnlyOnCopies(t *testing.T) {
 	hs := newShadowHarness(t)
-	legacy := startTwin(t, "legacy", false, sameAnswer)
-	svc := startTwin(t, "svc", false, sameAnswer)
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+	legacy, svc := startTwins(t, hs, sameAnswer, sameAnswer, false)
 	hs.apply(t, itemsConfig(0, "{}"))
 	get(t, hs, "/api/items/1", http.Header{HeaderShadow: {"true"}}, `{"id":"1","query":"","price":10}`)
 	waitCounts(t, hs, "items", counts{match: 1})
@@ -981,9 +957,7 @@ func TestShadowMarkOnlyOnCopies(t *testing.T) {
 // return well before a copy would time out.
 func TestShadowCloseCancelsHeldCopies(t *testing.T) {
 	hs := newHarness(t) // Close is called by the test itself
-	legacy := startTwin(t, "legacy", false, sameAnswer)
-	svc := startTwin(t, "svc", true, sameAnswer)
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+	_, svc := startTwins(t, hs, sameAnswer, sameAnswer, true)
 	hs.apply(t, strings.Replace(holdConfig("1MiB"), "timeout: 30s", "timeout: 1s", 1))
 	get(t, hs, "/api/items/1", nil, `{"id":"1","query":"","price":10}`)
 	waitFor(t, svc.arrived, "the copy at the shadow side")
@@ -1036,9 +1010,7 @@ routes:
 // untrusted: the shadow side must not see a client-chosen address or host.
 func TestShadowCopyForwardingHeaders(t *testing.T) {
 	hs := newShadowHarness(t)
-	legacy := startTwin(t, "legacy", false, sameAnswer)
-	svc := startTwin(t, "svc", false, sameAnswer)
-	hs.urls["legacy"], hs.urls["svc"] = legacy.url, svc.url
+	legacy, svc := startTwins(t, hs, sameAnswer, sameAnswer, false)
 	hs.apply(t, itemsConfig(0, "{}"))
 	spoofed := http.Header{
 		"X-Forwarded-For":  {"203.0.113.66"},
