@@ -4,25 +4,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
 	"github.com/strangler-proxy/strangler/extracted-services/inventory"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "inventory:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("inventory", run) }
 
 // run serves the inventory service. It accepts --monolith-url like every
 // service binary but calls no other app.

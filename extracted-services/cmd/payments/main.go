@@ -5,25 +5,14 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
 	"github.com/strangler-proxy/strangler/extracted-services/payments"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "payments:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("payments", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var ordersURL string
