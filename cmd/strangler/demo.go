@@ -156,6 +156,8 @@ Try:
   curl -s %[1]s/api/inventory/items/sku-1001                  # fully moved: the inventory service answers
   curl -s -H 'X-Customer-ID: cus-100003' %[1]s/api/orders    # 25%% of customers are on the orders service
   curl -s %[2]s/metrics | grep strangler_requests_total      # which side served what
+  curl -s %[1]s/api/payments/pay-100001 >/dev/null; curl -s %[2]s/api/shadow/payments
+                                                  # payments: still legacy, shadowed and compared
 
 Then raise the weight of /api/orders in %[3]s and run the orders request again.
 Ctrl-C stops everything.
