@@ -9,9 +9,10 @@ import (
 
 	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
 	"github.com/strangler-proxy/strangler/extracted-services/inventory"
+	"github.com/strangler-proxy/strangler/internal/appmain"
 )
 
-func main() { svcmain.Main("inventory", run) }
+func main() { appmain.Main("inventory", run) }
 
 // run serves the inventory service. It accepts --monolith-url like every
 // service binary but calls no other app.

@@ -10,9 +10,10 @@ import (
 
 	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
 	"github.com/strangler-proxy/strangler/extracted-services/orders"
+	"github.com/strangler-proxy/strangler/internal/appmain"
 )
 
-func main() { svcmain.Main("orders", run) }
+func main() { appmain.Main("orders", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var inventoryURL string

@@ -10,9 +10,10 @@ import (
 
 	"github.com/strangler-proxy/strangler/extracted-services/internal/svcmain"
 	"github.com/strangler-proxy/strangler/extracted-services/payments"
+	"github.com/strangler-proxy/strangler/internal/appmain"
 )
 
-func main() { svcmain.Main("payments", run) }
+func main() { appmain.Main("payments", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var ordersURL string

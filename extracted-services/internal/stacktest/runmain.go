@@ -101,3 +101,33 @@ func GetStatus(t *testing.T, url string) int {
 	res.Body.Close()
 	return res.StatusCode
 }
+
+// CheckServiceBinary checks a service binary's run: it serves on a free
+// port, honours --fault-unready, shuts down cleanly when its context ends,
+// and refuses bad flags.
+func CheckServiceBinary(t *testing.T, run RunFunc) {
+	t.Run("serves and stops", func(t *testing.T) {
+		base, stop := RunMain(t, run, "--monolith-url", "http://127.0.0.1:1", "--fault-unready")
+		if code := GetStatus(t, base+"/health/live"); code != http.StatusOK {
+			t.Errorf("GET /health/live = %d", code)
+		}
+		if code := GetStatus(t, base+"/health/ready"); code != http.StatusServiceUnavailable {
+			t.Errorf("GET /health/ready with --fault-unready = %d", code)
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("run after cancel: %v", err)
+		}
+	})
+	t.Run("rejects bad flags", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--log-format", "xml"},
+			{"--fault-error-rate", "2"},
+			{"--no-such-flag"},
+			{"--addr", "127.0.0.1:99999"},
+		} {
+			if err := run(t.Context(), args, io.Discard); err == nil {
+				t.Errorf("run(%q) = nil, want an error", args)
+			}
+		}
+	})
+}

@@ -8,33 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
+	"github.com/strangler-proxy/strangler/internal/appmain"
 	monolith "github.com/strangler-proxy/strangler/legacy-monolith"
 )
 
-// Server timeouts. There is no write timeout: injected latency must be able
-// to exceed any fixed bound.
-const (
-	readHeaderTimeout = 5 * time.Second
-	idleTimeout       = 60 * time.Second
-	shutdownTimeout   = 10 * time.Second
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "legacy-monolith:", err)
-		os.Exit(1)
-	}
-}
+func main() { appmain.Main("legacy-monolith", run) }
 
 // run parses args, builds the monolith and serves it until ctx ends, then
 // shuts down gracefully. Logs go to stdout; -h prints usage and returns nil.
@@ -55,49 +34,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return err
 	}
-	switch logFormat {
-	case "text":
-		o.Logger = slog.New(slog.NewTextHandler(stdout, nil))
-	case "json":
-		o.Logger = slog.New(slog.NewJSONHandler(stdout, nil))
-	default:
-		return fmt.Errorf("--log-format %q: want text or json", logFormat)
+	var err error
+	if o.Logger, err = appmain.NewLogger(stdout, logFormat); err != nil {
+		return err
 	}
 	o.Logger = o.Logger.With("app", monolith.ServiceName)
 	app, err := monolith.New(o)
 	if err != nil {
 		return fmt.Errorf("build monolith: %w", err)
 	}
-	return serve(ctx, addr, app, o.Logger)
-}
-
-// serve listens on addr and serves h until ctx ends, then stops accepting,
-// lets requests in flight finish (at most shutdownTimeout) and returns. It
-// logs "listening" with the bound address, so --addr with port 0 works.
-func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("--addr %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve %s: %w", addr, err)
-	}
-	return nil
+	return appmain.Serve(ctx, addr, app, o.Logger)
 }
