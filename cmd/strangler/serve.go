@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/strangler-proxy/strangler/internal/accesslog"
+	"github.com/strangler-proxy/strangler/internal/inventory"
 	"github.com/strangler-proxy/strangler/internal/proxy"
 	"github.com/strangler-proxy/strangler/internal/routing"
 )
@@ -29,6 +32,9 @@ type proxyOptions struct {
 	admin           string
 	shutdownTimeout time.Duration
 	debounce        time.Duration
+	accessLog       string  // "" off, "-" standard output, else a file appended to
+	accessSample    float64 // share of requests logged
+	inventorySize   int     // patterns kept by the legacy traffic inventory; 0 turns it off
 }
 
 func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
@@ -37,6 +43,10 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (/metrics, /healthz, /readyz, /api/status); keep it private")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long in-flight requests may take to finish")
 	fs.DurationVar(&o.debounce, "reload-debounce", routing.DefaultDebounce, "quiet time after a change to routes.yaml before it is reloaded")
+	fs.StringVar(&o.accessLog, "access-log", "", "write one JSON line per request to this file (\"-\": standard output); off when empty")
+	fs.Float64Var(&o.accessSample, "access-log-sample", 1, "share of requests the access log records, in (0, 1]")
+	fs.IntVar(&o.inventorySize, "inventory-size", inventory.DefaultLimit,
+		fmt.Sprintf("path patterns the legacy traffic inventory keeps (at most %d); 0 turns it off", inventory.MaxLimit))
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -74,7 +84,16 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg})
+	access, closeAccess, err := openAccessLog(o, reg)
+	if err != nil {
+		return err
+	}
+	defer closeAccess()
+	if o.inventorySize < 0 || o.inventorySize > inventory.MaxLimit {
+		return fmt.Errorf("--inventory-size %d: want 0 to %d", o.inventorySize, inventory.MaxLimit)
+	}
+	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg, AccessLog: access,
+		InventorySize: cmp.Or(o.inventorySize, -1)})
 	defer handler.Close()
 	reloader := proxy.NewReloader(o.config, handler, log)
 	if err := reloader.Reload(); err != nil {
@@ -91,7 +110,9 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		return fmt.Errorf("--admin %s: %w", o.admin, err)
 	}
 	proxySrv := newServer(handler, log)
-	adminSrv := newServer(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg}), log)
+	stopStreams := make(chan struct{})
+	adminSrv := newServer(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg, Stop: stopStreams}), log)
+	adminSrv.RegisterOnShutdown(func() { close(stopStreams) })
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -156,4 +177,34 @@ func serveOn(srv *http.Server, ln net.Listener, name string) error {
 		return fmt.Errorf("%s listener: %w", name, err)
 	}
 	return nil
+}
+
+// openAccessLog starts the access log the options ask for, or returns nil
+// when it is off. The returned func stops it after writing what is queued.
+func openAccessLog(o proxyOptions, reg prometheus.Registerer) (*accesslog.Logger, func(), error) {
+	if o.accessLog == "" {
+		return nil, func() {}, nil
+	}
+	var w io.Writer = os.Stdout
+	var file *os.File
+	if o.accessLog != "-" {
+		f, err := os.OpenFile(o.accessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--access-log: %w", err)
+		}
+		w, file = f, f
+	}
+	l, err := accesslog.New(w, accesslog.Options{Sample: o.accessSample, Registerer: reg})
+	if err != nil {
+		if file != nil {
+			file.Close()
+		}
+		return nil, nil, fmt.Errorf("--access-log-sample: %w", err)
+	}
+	return l, func() {
+		l.Close()
+		if file != nil {
+			file.Close()
+		}
+	}, nil
 }

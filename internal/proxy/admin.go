@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,10 +18,15 @@ type AdminOptions struct {
 	Reloader *Reloader
 	// Gatherer is served at /metrics; nil serves prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
+	// Stop, when closed, ends the dashboard's event streams, so that the
+	// admin server can shut down; close it from the server's
+	// RegisterOnShutdown. Nil streams until each client leaves.
+	Stop <-chan struct{}
 }
 
 // NewAdmin returns the handler of the admin listener: /metrics, /healthz,
-// /readyz, /api/status and /api/shadow/{route}. Serve it on its own listener (loopback by
+// /readyz, /api/status, /api/shadow/{route}, /api/dashboard and
+// /api/dashboard/events. Serve it on its own listener (loopback by
 // default); the proxy listener never routes to it.
 func NewAdmin(o AdminOptions) http.Handler {
 	if o.Gatherer == nil {
@@ -41,6 +47,14 @@ func NewAdmin(o AdminOptions) http.Handler {
 	r.HandleFunc("/api/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, o.Handler.Status(o.Reloader))
 	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/dashboard", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, o.Handler.Dashboard(o.Reloader, time.Now()))
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/dashboard/events", func(w http.ResponseWriter, req *http.Request) {
+		serveEvents(w, req, "dashboard", dashboardEvery, o.Stop, func() any {
+			return o.Handler.Dashboard(o.Reloader, time.Now())
+		})
+	}).Methods(http.MethodGet)
 	// Route names may hold slashes (a name defaults to the prefix), so the
 	// rest of the path is the name; the leading slash is optional.
 	r.HandleFunc("/api/shadow/{route:.+}", func(w http.ResponseWriter, req *http.Request) {

@@ -1,16 +1,16 @@
 package proxy
 
 import (
-	"encoding/hex"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strangler-proxy/strangler/internal/livestats"
 	"github.com/strangler-proxy/strangler/internal/resilience"
 	"github.com/strangler-proxy/strangler/internal/routing"
 )
@@ -31,13 +31,7 @@ func ensureRequestID(r *http.Request) string {
 	if v := r.Header[headerRequestID]; len(v) == 1 && usableRequestID(v[0]) {
 		return v[0]
 	}
-	var b [16]byte
-	lo, hi := rand.Uint64(), rand.Uint64()
-	for i := range 8 {
-		b[i] = byte(lo >> (8 * i))
-		b[8+i] = byte(hi >> (8 * i))
-	}
-	id := hex.EncodeToString(b[:])
+	id := randomID()
 	r.Header[headerRequestID] = []string{id}
 	return id
 }
@@ -82,6 +76,7 @@ type forwarder struct {
 	upstream *resilience.Upstream
 	target   *url.URL // a placeholder: the upstream picks the instance
 	metrics  *sideMetrics
+	live     *livestats.Series // the route's side over the last minute, for the dashboard
 	proxy    *httputil.ReverseProxy
 	log      *slog.Logger
 
@@ -145,12 +140,15 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	delete(h, "X-Real-Ip")
 	delete(h, HeaderShadow) // only strangler marks copies
 	h[HeaderRoute] = []string{f.route.Name}
-	// The request id is the proxy's own header: put it back when
-	// ReverseProxy removed it because the client listed it in Connection.
-	// (Only then: assigning to a full small map grows it, even for a key
-	// it holds.)
+	// The request id and the traceparent are the proxy's own headers: put
+	// them back when ReverseProxy removed them because the client listed
+	// them in Connection. (Only then: assigning to a full small map grows
+	// it, even for a key it holds.)
 	if _, ok := h[headerRequestID]; !ok {
 		h[headerRequestID] = pr.In.Header[headerRequestID]
+	}
+	if _, ok := h[headerTraceparent]; !ok {
+		h[headerTraceparent] = pr.In.Header[headerTraceparent]
 	}
 	if f.fallback != nil && pr.Out.Body != nil {
 		pr.Out.Body = keepOpen{pr.Out.Body}
@@ -186,6 +184,8 @@ func (f *forwarder) fail(w http.ResponseWriter, out *http.Request, err error) {
 	if rec, ok := w.(*recorder); ok && f.fallback != nil {
 		if reason, ok := fallbackReason(rec.in, err, f.upstream.Idempotent(out.Method)); ok {
 			f.fallbacks[reason].Inc()
+			f.live.AddFallback(time.Now())
+			rec.fallback = reason
 			f.log.Debug("falling back to legacy", "route", f.route.Name, "upstream", f.upstream.Name(),
 				"reason", reason, "request_id", id, "error", err)
 			rec.served = f.fallback

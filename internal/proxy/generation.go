@@ -57,6 +57,8 @@ func (h *Handler) build(id uint64, t *routing.Table) (*generation, error) {
 	for _, r := range t.Routes {
 		rf := &g.routes[r.Index]
 		rf.legacy = newForwarder(r, routing.Legacy, g.upstreams[t.Legacy], h.metrics, h.buffers, h.log)
+		live := h.live.of(r.Name)
+		rf.legacy.live = &live.legacy
 		if r.IsDefault() {
 			continue
 		}
@@ -65,6 +67,7 @@ func (h *Handler) build(id uint64, t *routing.Table) (*generation, error) {
 			return nil, fmt.Errorf("route %q: unknown upstream %q", r.Name, r.Service)
 		}
 		rf.extracted = newForwarder(r, routing.Extracted, up, h.metrics, h.buffers, h.log)
+		rf.extracted.live = &live.extracted
 		if r.Fallback {
 			rf.extracted.withFallback(rf.legacy, h.metrics)
 		}

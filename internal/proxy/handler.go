@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strangler-proxy/strangler/internal/accesslog"
+	"github.com/strangler-proxy/strangler/internal/inventory"
 	"github.com/strangler-proxy/strangler/internal/resilience"
 	"github.com/strangler-proxy/strangler/internal/routing"
 )
@@ -21,6 +24,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer is where the proxy's metrics are registered.
 	Registerer prometheus.Registerer
+	// AccessLog, when not nil, receives one record per sampled request.
+	AccessLog *accesslog.Logger
+	// InventorySize bounds the legacy traffic inventory: how many path
+	// patterns it keeps. Zero means inventory.DefaultLimit; a negative
+	// size turns the inventory off.
+	InventorySize int
 }
 
 // Handler is the proxy's http.Handler. Until the first table is applied it
@@ -33,9 +42,12 @@ type Handler struct {
 	upstreams *resilience.Registry
 	shadows   *shadower
 	buffers   *bufferPool
+	access    *accesslog.Logger
+	inventory *inventory.Inventory // nil when off
 
 	applyMu sync.Mutex // serialises Apply; the request path never takes it
 	nextID  uint64
+	live    liveStats // guarded by applyMu
 }
 
 // New returns a Handler with no routing table yet.
@@ -49,13 +61,22 @@ func New(o Options) *Handler {
 		// error, as promauto treats it.
 		panic(fmt.Errorf("proxy: %w", err))
 	}
-	return &Handler{
+	h := &Handler{
 		log:       o.Logger.With("component", "proxy"),
 		metrics:   newMetrics(o.Registerer),
 		upstreams: upstreams,
 		shadows:   newShadower(o.Logger),
 		buffers:   newBufferPool(),
+		access:    o.AccessLog,
+		live:      make(liveStats),
 	}
+	if o.InventorySize >= 0 {
+		h.inventory = inventory.New(cmp.Or(o.InventorySize, inventory.DefaultLimit))
+		if o.Registerer != nil {
+			o.Registerer.MustRegister(h.inventory)
+		}
+	}
+	return h
 }
 
 // Close stops the health checkers and the shadow workers and closes the
@@ -88,6 +109,7 @@ func (h *Handler) Apply(cfg *routing.Config) (uint64, error) {
 		oldTable = old.table
 	}
 	h.metrics.setWeights(t, oldTable)
+	h.live.retain(t)
 	h.metrics.generation.Set(float64(g.id))
 	h.upstreams.Retain(g.upstreamNames()...)
 	h.log.Info("routing table swapped", "generation", g.id, "routes", len(t.Routes)-1, "took", time.Since(start))
@@ -107,6 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, replyNotReady, id)
 		return
 	}
+	traceID := ensureTraceparent(r, id)
 	clean, _, err := routing.CleanPath(r.URL)
 	if err != nil {
 		writeError(w, replyBadPath, id)
@@ -125,7 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// Deferred so that a response aborted mid-body (ReverseProxy
 		// panics with http.ErrAbortHandler) is still counted.
-		rec.served.metrics.observe(r.Method, rec.status(), time.Since(start).Seconds())
+		h.finish(rec, start, route, clean, traceID)
 	}()
 	f.proxy.ServeHTTP(rec, r)
 	if shadowing != nil {
@@ -135,6 +158,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			rf.shadow.count(shadowSkipped)
 		}
+	}
+}
+
+// finish accounts for one answered request: metrics, the dashboard's last
+// minute, the legacy traffic inventory and the access log.
+func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, clean, traceID string) {
+	end := time.Now()
+	took := end.Sub(start)
+	status := rec.status()
+	f := rec.served
+	f.metrics.observe(rec.in.Method, status, took.Seconds())
+	f.live.Observe(end, took.Seconds(), status >= 500)
+	if h.inventory != nil && f.side == routing.Legacy {
+		h.inventory.Observe(clean, route.Name)
+	}
+	if h.access != nil && h.access.Sampled() {
+		h.access.Log(accesslog.Record{
+			Time: start, RequestID: rec.in.Header.Get(headerRequestID), TraceID: traceID,
+			Client: rec.in.RemoteAddr, Method: rec.in.Method, Path: clean,
+			Route: route.Name, Side: f.side.String(), Upstream: f.upstream.Name(),
+			Status: status, Bytes: rec.bytes, Duration: took, Fallback: rec.fallback,
+		})
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 // the connection for everything else.
 type recorder struct {
 	http.ResponseWriter
-	code   int
-	served *forwarder    // who answered: the picked side, or legacy after a fallback
-	in     *http.Request // the client's request, for a fallback
+	code     int
+	bytes    int64         // response body bytes written
+	served   *forwarder    // who answered: the picked side, or legacy after a fallback
+	in       *http.Request // the client's request, for a fallback
+	fallback string        // why legacy served a request meant for the service, or ""
 
 	// For a request being shadowed: the answer's headers and body as the
 	// client got them, the body up to the route's max_body.
@@ -40,7 +42,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if r.tee != nil {
 		r.tee.write(b)
 	}
-	return r.ResponseWriter.Write(b)
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
 }
 
 // Flush sends buffered data to the client, as server-sent events need.

@@ -1,0 +1,111 @@
+package accesslog
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// DefaultBuffer is how many records may wait for the writer before new
+// ones are dropped.
+const DefaultBuffer = 4096
+
+// Options configure a Logger.
+type Options struct {
+	// Sample is the share of requests logged, in (0, 1]. Zero means 1:
+	// every request.
+	Sample float64
+	// Buffer is how many records may wait for the writer; zero means
+	// DefaultBuffer.
+	Buffer int
+	// Registerer is where strangler_access_log_dropped_total is
+	// registered; nil leaves it unregistered.
+	Registerer prometheus.Registerer
+}
+
+// Logger writes Records as JSON lines to an io.Writer from a goroutine of
+// its own. Log never blocks.
+type Logger struct {
+	sample  float64
+	records chan Record
+	dropped prometheus.Counter
+	stop    chan struct{} // closed by Close
+	done    chan struct{} // closed when the writer has flushed and quit
+	close   sync.Once
+}
+
+// New starts a Logger writing to w. Close stops it.
+func New(w io.Writer, o Options) (*Logger, error) {
+	if o.Sample == 0 {
+		o.Sample = 1
+	}
+	if !(o.Sample > 0 && o.Sample <= 1) {
+		return nil, fmt.Errorf("access log sample %v: want a share in (0, 1]", o.Sample)
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = DefaultBuffer
+	}
+	l := &Logger{
+		sample:  o.Sample,
+		records: make(chan Record, o.Buffer),
+		dropped: promauto.With(o.Registerer).NewCounter(prometheus.CounterOpts{
+			Name: "strangler_access_log_dropped_total",
+			Help: "Access log records dropped because the writer fell behind.",
+		}),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go l.write(w)
+	return l, nil
+}
+
+// Sampled reports whether the next request is to be logged.
+func (l *Logger) Sampled() bool {
+	return l.sample >= 1 || rand.Float64() < l.sample
+}
+
+// Log queues r for writing, or drops and counts it when the queue is full.
+// Records logged after Close are never written.
+func (l *Logger) Log(r Record) {
+	select {
+	case l.records <- r:
+	default:
+		l.dropped.Inc()
+	}
+}
+
+// Close writes the records already queued and stops the writer.
+func (l *Logger) Close() {
+	l.close.Do(func() { close(l.stop) })
+	<-l.done
+}
+
+// write prints records until Close, flushing whenever the queue runs dry so
+// that a quiet proxy's log is never behind.
+func (l *Logger) write(w io.Writer) {
+	defer close(l.done)
+	buf := bufio.NewWriterSize(w, 64<<10)
+	h := slog.NewJSONHandler(buf, nil)
+	for {
+		select {
+		case r := <-l.records:
+			_ = h.Handle(background, r.slogRecord())
+			if len(l.records) == 0 {
+				_ = buf.Flush()
+			}
+		case <-l.stop:
+			for n := len(l.records); n > 0; n-- {
+				r := <-l.records
+				_ = h.Handle(background, r.slogRecord())
+			}
+			_ = buf.Flush()
+			return
+		}
+	}
+}

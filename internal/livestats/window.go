@@ -1,0 +1,164 @@
+package livestats
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Window is how far back a Series remembers, and SlotWidth the step by
+// which it forgets: a snapshot covers between Window-SlotWidth and Window
+// of the most recent time.
+const (
+	Window    = 60 * time.Second
+	SlotWidth = 5 * time.Second
+	numSlots  = int(Window / SlotWidth)
+)
+
+// Series is the last minute of one stream of requests. The zero value is
+// ready to use; it is safe for concurrent use.
+type Series struct {
+	slots atomic.Pointer[[numSlots]slot] // allocated on the first record
+	born  atomic.Int64                   // unix nanoseconds of the first record
+	reset sync.Mutex                     // taken only to recycle a slot
+}
+
+// slot counts the requests of one SlotWidth of time.
+type slot struct {
+	epoch     atomic.Int64 // unix time / SlotWidth of the counts held
+	requests  atomic.Uint64
+	errors    atomic.Uint64
+	fallbacks atomic.Uint64
+	latency   histogram
+}
+
+// Observe records one request that ended at now, took seconds, and failed
+// when failed is true.
+func (s *Series) Observe(now time.Time, seconds float64, failed bool) {
+	sl := s.slotAt(now)
+	sl.requests.Add(1)
+	if failed {
+		sl.errors.Add(1)
+	}
+	sl.latency[bucketOf(seconds)].Add(1)
+}
+
+// AddFallback records one request that fell back at now.
+func (s *Series) AddFallback(now time.Time) {
+	s.slotAt(now).fallbacks.Add(1)
+}
+
+// slotAt returns the slot of now, emptied of older counts.
+func (s *Series) slotAt(now time.Time) *slot {
+	slots := s.slots.Load()
+	if slots == nil {
+		slots = s.allocate(now)
+	}
+	epoch := now.UnixNano() / int64(SlotWidth)
+	sl := &slots[epoch%int64(numSlots)]
+	if sl.epoch.Load() != epoch {
+		s.recycle(sl, epoch)
+	}
+	return sl
+}
+
+func (s *Series) allocate(now time.Time) *[numSlots]slot {
+	s.reset.Lock()
+	defer s.reset.Unlock()
+	if slots := s.slots.Load(); slots != nil {
+		return slots
+	}
+	slots := new([numSlots]slot)
+	s.born.Store(now.UnixNano())
+	s.slots.Store(slots)
+	return slots
+}
+
+// recycle empties sl for epoch. The epoch is stored last, so a recorder
+// that sees it finds the slot already emptied; a request recorded by a
+// goroutine that read the time a whole window ago may land in the new
+// slot, an error the dashboard can live with.
+func (s *Series) recycle(sl *slot, epoch int64) {
+	s.reset.Lock()
+	defer s.reset.Unlock()
+	if sl.epoch.Load() >= epoch {
+		return
+	}
+	sl.requests.Store(0)
+	sl.errors.Store(0)
+	sl.fallbacks.Store(0)
+	for i := range sl.latency {
+		sl.latency[i].Store(0)
+	}
+	sl.epoch.Store(epoch)
+}
+
+// Summary is what a Series saw in its window.
+type Summary struct {
+	// Requests, Errors and Fallbacks are counts over Seconds.
+	Requests, Errors, Fallbacks uint64
+	// Seconds is the time the counts cover: the window, or less when the
+	// series is younger than the window.
+	Seconds float64
+	latency [numBuckets]uint64
+}
+
+// Snapshot sums the slots of the window that ends at now.
+func (s *Series) Snapshot(now time.Time) Summary {
+	var sum Summary
+	slots := s.slots.Load()
+	if slots == nil {
+		return sum
+	}
+	epoch := now.UnixNano() / int64(SlotWidth)
+	for i := range slots {
+		sl := &slots[i]
+		if e := sl.epoch.Load(); e > epoch || e <= epoch-int64(numSlots) {
+			continue
+		}
+		sum.Requests += sl.requests.Load()
+		sum.Errors += sl.errors.Load()
+		sum.Fallbacks += sl.fallbacks.Load()
+		for b := range sl.latency {
+			sum.latency[b] += sl.latency[b].Load()
+		}
+	}
+	start := (epoch - int64(numSlots) + 1) * int64(SlotWidth)
+	start = max(start, s.born.Load())
+	sum.Seconds = max(float64(now.UnixNano()-start)/1e9, 1)
+	return sum
+}
+
+// Add adds the counts of o to s.
+func (s *Summary) Add(o Summary) {
+	s.Requests += o.Requests
+	s.Errors += o.Errors
+	s.Fallbacks += o.Fallbacks
+	s.Seconds = max(s.Seconds, o.Seconds)
+	for i := range s.latency {
+		s.latency[i] += o.latency[i]
+	}
+}
+
+// Rate returns requests per second.
+func (s *Summary) Rate() float64 {
+	if s.Seconds <= 0 {
+		return 0
+	}
+	return float64(s.Requests) / s.Seconds
+}
+
+// ErrorRatio returns the failed share of requests, and false when there
+// were none.
+func (s *Summary) ErrorRatio() (float64, bool) {
+	if s.Requests == 0 {
+		return 0, false
+	}
+	return float64(s.Errors) / float64(s.Requests), true
+}
+
+// Quantile returns the q-quantile (0 < q <= 1) of latency in seconds, and
+// false when there were no requests.
+func (s *Summary) Quantile(q float64) (float64, bool) {
+	return quantile(&s.latency, q)
+}

@@ -1,0 +1,236 @@
+package proxy
+
+import (
+	"slices"
+	"time"
+
+	"github.com/strangler-proxy/strangler/internal/inventory"
+	"github.com/strangler-proxy/strangler/internal/livestats"
+	"github.com/strangler-proxy/strangler/internal/resilience"
+	"github.com/strangler-proxy/strangler/internal/routing"
+)
+
+// Dashboard is the JSON document behind the built-in dashboard, served at
+// /api/dashboard and streamed at /api/dashboard/events: the cutover at a
+// glance over the last minute.
+type Dashboard struct {
+	// Time is when the snapshot was taken.
+	Time time.Time `json:"time"`
+	// WindowSeconds is the sliding window every windowed figure covers.
+	WindowSeconds float64 `json:"window_seconds"`
+	// Headline sums up the whole migration.
+	Headline Headline `json:"headline"`
+	// Routes has one row per route name, longest prefix first; the
+	// catch-all is last.
+	Routes []RouteView `json:"routes"`
+	// Config is the state of routes.yaml.
+	Config ConfigView `json:"config"`
+	// Inventory lists the path patterns legacy still serves.
+	Inventory InventoryView `json:"inventory"`
+}
+
+// Headline is the migration in three numbers.
+type Headline struct {
+	// Requests is the number of requests in the window, on every route.
+	Requests uint64 `json:"requests"`
+	// RequestsPerSecond is Requests over the window.
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	// ExtractedShare is the share (0 to 1) of Requests that extracted
+	// services answered; null when there was no traffic.
+	ExtractedShare *float64 `json:"extracted_share"`
+	// RoutesMoved counts the routes fully moved: weight 100, every method.
+	RoutesMoved int `json:"routes_moved"`
+	// RoutesTotal counts the routes of routes.yaml.
+	RoutesTotal int `json:"routes_total"`
+}
+
+// RouteView is one row of the dashboard.
+type RouteView struct {
+	Name    string   `json:"name"`
+	Prefix  string   `json:"prefix"`
+	Service string   `json:"service"`
+	Weight  float64  `json:"weight"`
+	Methods []string `json:"methods,omitempty"`
+	Sticky  string   `json:"sticky,omitempty"`
+	// Fallback is true when legacy serves what the service cannot take.
+	Fallback bool `json:"fallback"`
+	// Moved is true when the route sends everything to its service.
+	Moved bool `json:"moved"`
+	// Default marks the catch-all route, which only legacy serves.
+	Default bool `json:"default"`
+	// ServedShare is the share of the route's requests in the window that
+	// the service answered; null when there were none.
+	ServedShare *float64 `json:"served_share"`
+	// Fallbacks counts the window's requests the service could not take
+	// that legacy served.
+	Fallbacks uint64 `json:"fallbacks"`
+	// Breaker is the service's circuit breaker state: closed, half-open
+	// or open; empty for the catch-all.
+	Breaker string `json:"breaker"`
+	// HealthyTargets and Targets count the service's instances.
+	HealthyTargets int `json:"healthy_targets"`
+	Targets        int `json:"targets"`
+	// Legacy and Extracted are each side's figures; Extracted is null for
+	// the catch-all.
+	Legacy    SideView  `json:"legacy"`
+	Extracted *SideView `json:"extracted"`
+	// Shadow is the route's shadow parity, when it shadows.
+	Shadow *ShadowParity `json:"shadow,omitempty"`
+}
+
+// SideView is one side of a route over the window.
+type SideView struct {
+	Requests          uint64  `json:"requests"`
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	// ErrorRate is the share of answers with a 5xx status; null, as the
+	// latencies, when there were no requests.
+	ErrorRate  *float64 `json:"error_rate"`
+	P50Seconds *float64 `json:"p50_seconds"`
+	P99Seconds *float64 `json:"p99_seconds"`
+}
+
+// ShadowParity is how often a route's shadow copies agreed.
+type ShadowParity struct {
+	// Parity is match / (match + mismatch), null before any comparison.
+	Parity   *float64 `json:"parity"`
+	Match    uint64   `json:"match"`
+	Mismatch uint64   `json:"mismatch"`
+}
+
+// ConfigView is the state of routes.yaml.
+type ConfigView struct {
+	Path       string     `json:"path,omitempty"`
+	Generation uint64     `json:"generation"`
+	LoadedAt   *time.Time `json:"loaded_at,omitempty"`
+	// Valid is false while the file on disk is invalid and an older table
+	// serves; LastReload.Error then says why, in full.
+	Valid      bool          `json:"valid"`
+	LastReload *ReloadResult `json:"last_reload,omitempty"`
+}
+
+// InventoryView is the legacy traffic inventory.
+type InventoryView struct {
+	// Limit is how many patterns are kept at most; 0 when the inventory is
+	// off.
+	Limit int `json:"limit"`
+	// Patterns are ranked by requests since the proxy started, most first.
+	Patterns []inventory.Entry `json:"patterns"`
+}
+
+// Dashboard returns the dashboard's snapshot at now; r, when not nil,
+// supplies the config state.
+func (h *Handler) Dashboard(r *Reloader, now time.Time) Dashboard {
+	d := Dashboard{
+		Time: now, WindowSeconds: livestats.Window.Seconds(),
+		Routes: []RouteView{}, Config: ConfigView{Valid: true},
+		Inventory: InventoryView{Patterns: []inventory.Entry{}},
+	}
+	if r != nil {
+		d.Config.Path = r.Path()
+		if last, ok := r.Last(); ok {
+			d.Config.LastReload = &last
+			d.Config.Valid = last.Result == "success"
+		}
+	}
+	if h.inventory != nil {
+		d.Inventory = InventoryView{Limit: h.inventory.Limit(), Patterns: h.inventory.Top(0)}
+	}
+	g := h.cur.Load()
+	if g == nil {
+		return d
+	}
+	d.Config.Generation = g.id
+	d.Config.LoadedAt = &g.loadedAt
+
+	var all, extracted livestats.Summary
+	seen := make(map[string]bool, len(g.table.Routes))
+	for _, rt := range byPrefixLength(g.table.Routes) {
+		if !rt.IsDefault() {
+			d.Headline.RoutesTotal++
+			if moved(rt) {
+				d.Headline.RoutesMoved++
+			}
+		}
+		if seen[rt.Name] { // routes sharing a name share their figures
+			continue
+		}
+		seen[rt.Name] = true
+		v, legacy, ext := h.routeView(g, rt, now)
+		all.Add(legacy)
+		all.Add(ext)
+		extracted.Add(ext)
+		d.Routes = append(d.Routes, v)
+	}
+	d.Headline.Requests = all.Requests
+	d.Headline.RequestsPerSecond = all.Rate()
+	if all.Requests > 0 {
+		d.Headline.ExtractedShare = ptr(float64(extracted.Requests) / float64(all.Requests))
+	}
+	return d
+}
+
+// routeView builds the row of rt and returns the window of each side.
+func (h *Handler) routeView(g *generation, rt *routing.Route, now time.Time) (RouteView, livestats.Summary, livestats.Summary) {
+	rf := &g.routes[rt.Index]
+	legacy := rf.legacy.live.Snapshot(now)
+	v := RouteView{
+		Name: rt.Name, Prefix: rt.Prefix, Service: rt.Service, Weight: rt.Weight,
+		Methods: slices.Clone(rt.Methods), Sticky: rt.Sticky, Fallback: rt.Fallback,
+		Moved: moved(rt), Default: rt.IsDefault(), Legacy: sideView(&legacy),
+	}
+	if rt.IsDefault() {
+		v.Weight = 0
+		return v, legacy, livestats.Summary{}
+	}
+	ext := rf.extracted.live.Snapshot(now)
+	v.Extracted = ptr(sideView(&ext))
+	v.Fallbacks = ext.Fallbacks
+	if n := legacy.Requests + ext.Requests; n > 0 {
+		v.ServedShare = ptr(float64(ext.Requests) / float64(n))
+	}
+	if up := g.upstreams[rt.Service]; up != nil {
+		v.Breaker, v.HealthyTargets, v.Targets = upstreamHealth(up.Status())
+	}
+	if sr := rf.shadow; sr != nil {
+		st := newShadowStatus(sr)
+		v.Shadow = &ShadowParity{Parity: st.Parity, Match: st.Match, Mismatch: st.Mismatch}
+	}
+	return v, legacy, ext
+}
+
+func upstreamHealth(s resilience.UpstreamStatus) (breaker string, healthy, total int) {
+	for _, t := range s.Targets {
+		if t.Healthy {
+			healthy++
+		}
+	}
+	return s.Breaker.State, healthy, len(s.Targets)
+}
+
+func sideView(s *livestats.Summary) SideView {
+	v := SideView{Requests: s.Requests, RequestsPerSecond: s.Rate()}
+	if r, ok := s.ErrorRatio(); ok {
+		v.ErrorRate = ptr(r)
+	}
+	if p, ok := s.Quantile(0.5); ok {
+		v.P50Seconds = ptr(p)
+	}
+	if p, ok := s.Quantile(0.99); ok {
+		v.P99Seconds = ptr(p)
+	}
+	return v
+}
+
+// moved reports whether rt sends all its traffic to its service.
+func moved(rt *routing.Route) bool {
+	return !rt.IsDefault() && rt.Weight >= 100 && len(rt.Methods) == 0
+}
+
+// byPrefixLength returns routes longest prefix first, the catch-all last.
+func byPrefixLength(routes []*routing.Route) []*routing.Route {
+	out := slices.Clone(routes)
+	slices.SortStableFunc(out, func(a, b *routing.Route) int { return len(b.Prefix) - len(a.Prefix) })
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
