@@ -109,6 +109,7 @@ func (h *Handler) Apply(cfg *routing.Config) (uint64, error) {
 		oldTable = old.table
 	}
 	h.metrics.setWeights(t, oldTable)
+	h.metrics.forgetRoutes(t, oldTable)
 	h.live.retain(t)
 	h.metrics.generation.Set(float64(g.id))
 	h.upstreams.Retain(g.upstreamNames()...)

@@ -72,6 +72,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 }
 
+// forgetRoutes removes every series of the routes of old that t no longer
+// has, so that renaming routes over many reloads cannot grow the label
+// sets without bound.
+func (m *metrics) forgetRoutes(t *routing.Table, old *routing.Table) {
+	if old == nil {
+		return
+	}
+	live := make(map[string]bool, len(t.Routes))
+	for _, r := range t.Routes {
+		live[r.Name] = true
+	}
+	for _, r := range old.Routes {
+		if live[r.Name] {
+			continue
+		}
+		l := prometheus.Labels{"route": r.Name}
+		m.requests.DeletePartialMatch(l)
+		m.duration.DeletePartialMatch(l)
+		m.fallbacks.DeletePartialMatch(l)
+		m.shadows.DeletePartialMatch(l)
+	}
+}
+
 // setWeights publishes the configured weights of t and removes the series
 // of routes that no longer exist.
 func (m *metrics) setWeights(t *routing.Table, old *routing.Table) {

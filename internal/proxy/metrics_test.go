@@ -149,3 +149,37 @@ func TestMetricsOptional(t *testing.T) {
 		t.Errorf("default registry holds %d strangler series (%v), want none", n, err)
 	}
 }
+
+// TestRemovedRoutesLeaveNoSeries checks that a route renamed by a reload
+// takes its request, latency and fallback series with it.
+func TestRemovedRoutesLeaveNoSeries(t *testing.T) {
+	hs := newHarness(t, "monolith", "orders", "payments")
+	hs.apply(t, metricsConfig)
+	hs.do(t, "GET", "/api/orders/1", nil)
+	hs.do(t, "GET", "/api/payments/1", nil)
+	waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("orders", "extracted", "orders", "GET", "200"), 1)
+
+	hs.apply(t, `
+legacy: monolith
+upstreams:
+  monolith: {url: "{{.monolith}}"}
+  orders: {url: "{{.orders}}"}
+routes:
+  - {prefix: /api/orders, service: orders, name: orders-v2}
+`)
+	hs.do(t, "GET", "/api/orders/1", nil)
+	waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("orders-v2", "extracted", "orders", "GET", "200"), 1)
+	families, err := hs.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" && (l.GetValue() == "orders" || l.GetValue() == "payments") {
+					t.Errorf("%s still has a series of removed route %q", mf.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}
