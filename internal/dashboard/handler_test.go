@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func TestPage(t *testing.T) {
 	for _, l := range links {
 		names[l[2]] = true
 	}
-	for _, want := range []string{"app.js", "style.css", "favicon.svg"} {
+	for _, want := range []string{"live.js", "app.js", "style.css", "favicon.svg"} {
 		if !names[want] {
 			t.Errorf("the page does not link assets/%s with a version: %v", want, links)
 		}
@@ -76,8 +77,8 @@ func TestPage(t *testing.T) {
 
 func TestContentSecurityPolicyForbidsOtherOrigins(t *testing.T) {
 	srv := serve(t)
-	for _, path := range []string{"/", "/assets/app.js", "/nope"} {
-		res, _ := get(t, http.MethodGet, srv.URL+path)
+	for _, target := range []string{"/", "/assets/app.js", "/nope"} {
+		res, _ := get(t, http.MethodGet, srv.URL+target)
 		csp := res.Header.Get("Content-Security-Policy")
 		directives := map[string]string{}
 		for d := range strings.SplitSeq(csp, ";") {
@@ -89,11 +90,11 @@ func TestContentSecurityPolicyForbidsOtherOrigins(t *testing.T) {
 			"connect-src": "'self'", "frame-ancestors": "'none'", "base-uri": "'none'",
 		} {
 			if directives[name] != want {
-				t.Errorf("GET %s: Content-Security-Policy %s is %q, want %q (policy %q)", path, name, directives[name], want, csp)
+				t.Errorf("GET %s: Content-Security-Policy %s is %q, want %q (policy %q)", target, name, directives[name], want, csp)
 			}
 		}
 		if strings.Contains(csp, "http") || strings.Contains(csp, "*") || strings.Contains(csp, "unsafe") {
-			t.Errorf("GET %s: Content-Security-Policy %q allows another origin or inline code", path, csp)
+			t.Errorf("GET %s: Content-Security-Policy %q allows another origin or inline code", target, csp)
 		}
 	}
 }
@@ -102,9 +103,9 @@ func TestAssets(t *testing.T) {
 	srv := serve(t)
 	_, page := get(t, http.MethodGet, srv.URL+"/")
 	types := map[string]string{
-		"app.js":      "text/javascript; charset=utf-8",
-		"style.css":   "text/css; charset=utf-8",
-		"favicon.svg": "image/svg+xml",
+		".js":  "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8",
+		".svg": "image/svg+xml",
 	}
 	for _, l := range assetLink.FindAllStringSubmatch(page, -1) {
 		link, name, version := l[1], l[2], l[3]
@@ -114,7 +115,7 @@ func TestAssets(t *testing.T) {
 				t.Fatalf("GET /%s: %d, %d bytes", link, res.StatusCode, len(body))
 			}
 			wantHeaders(t, "GET /"+link, res, map[string]string{
-				"Content-Type":  types[name],
+				"Content-Type":  types[path.Ext(name)],
 				"Cache-Control": "public, max-age=31536000, immutable",
 				"ETag":          `"` + version + `"`,
 			})
@@ -136,16 +137,16 @@ func TestAssets(t *testing.T) {
 // src, href, url() or fetches, and no @import.
 func TestNothingRemote(t *testing.T) {
 	remote := regexp.MustCompile(`(?i)((src|href|action)\s*=\s*["']?|url\(\s*["']?|(fetch|EventSource)\(\s*["'\x60])(https?:)?//|@import`)
-	err := fs.WalkDir(assets, "assets", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(assets, "assets", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(assets, path)
+		b, err := fs.ReadFile(assets, name)
 		if err != nil {
 			return err
 		}
 		if m := remote.Find(b); m != nil {
-			t.Errorf("%s refers to another origin: %q", path, m)
+			t.Errorf("%s refers to another origin: %q", name, m)
 		}
 		return nil
 	})
@@ -166,10 +167,10 @@ func TestMethodsAndUnknownPaths(t *testing.T) {
 			t.Errorf("%s /: %d, Allow %q, want 405 with Allow: GET, HEAD", method, res.StatusCode, res.Header.Get("Allow"))
 		}
 	}
-	for _, path := range []string{"/index.html", "/assets/", "/assets/index.html", "/assets/nope.js", "/assets/../assets/app.js", "/api/dashboard", "/x/"} {
-		res, _ := get(t, http.MethodGet, srv.URL+path)
+	for _, target := range []string{"/index.html", "/assets/", "/assets/index.html", "/assets/nope.js", "/assets/../assets/app.js", "/api/dashboard", "/x/"} {
+		res, _ := get(t, http.MethodGet, srv.URL+target)
 		if res.StatusCode != http.StatusNotFound {
-			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
+			t.Errorf("GET %s: %d, want 404", target, res.StatusCode)
 		}
 	}
 }

@@ -1,20 +1,9 @@
-// strangler's migration dashboard: renders the snapshots of /api/dashboard.
-//
-// Updates arrive as server-sent events ("dashboard" events on
-// api/dashboard/events); when the stream fails again and again the page
-// polls api/dashboard instead, and tries the stream again now and then.
-// Every value from the server is written with textContent or as an
-// attribute value, never parsed as HTML.
+// strangler's migration dashboard: renders each snapshot of api/dashboard
+// that live.js delivers. Every value from the server is written with
+// textContent or as an attribute value, never parsed as HTML.
 'use strict';
 
 (() => {
-  const EVENTS_URL = 'api/dashboard/events';
-  const SNAPSHOT_URL = 'api/dashboard';
-  const POLL_MS = 2000; // polling interval when the stream is unavailable
-  const STREAM_FAILURES = 3; // errors in a row before falling back to polling
-  const STREAM_RETRY_MS = 30000; // while polling, how often to try the stream again
-  const STALE_MS = 5000; // no snapshot for this long: show "reconnecting"
-
   const $ = (id) => document.getElementById(id);
 
   // --- formatting ---
@@ -383,91 +372,22 @@
     document.body.dataset.generation = String(snap.config.generation);
   }
 
-  // --- transport: server-sent events, polling as a fallback ---
-
-  const conn = { stream: null, failures: 0, polling: false, pollTimer: 0, retryTimer: 0, lastData: 0, mode: '' };
+  // --- connection indicator ---
 
   const MODES = {
     connecting: 'connecting…',
     live: 'live',
     polling: 'live (polling)',
     reconnecting: 'reconnecting…',
+    locked: 'token needed',
   };
 
-  function setMode(mode) {
-    if (conn.mode === mode) return;
-    conn.mode = mode;
+  function showMode(mode) {
     document.body.dataset.connection = mode;
     $('connection').dataset.state = mode;
     setText($('connection-text'), MODES[mode]);
+    $('snapshot-time').classList.toggle('stale', mode === 'reconnecting' && shownAt > 0);
   }
 
-  function received(snap, mode) {
-    conn.lastData = Date.now();
-    setMode(mode);
-    $('snapshot-time').classList.remove('stale');
-    render(snap);
-  }
-
-  function openStream() {
-    clearTimeout(conn.retryTimer);
-    const es = new EventSource(EVENTS_URL);
-    conn.stream = es;
-    conn.failures = 0;
-    es.addEventListener('dashboard', (ev) => {
-      conn.failures = 0;
-      stopPolling();
-      received(JSON.parse(ev.data), 'live');
-    });
-    es.addEventListener('error', () => {
-      if (conn.stream !== es) return;
-      conn.failures += 1;
-      if (es.readyState === EventSource.CLOSED || conn.failures >= STREAM_FAILURES) {
-        es.close();
-        conn.stream = null;
-        startPolling();
-        conn.retryTimer = setTimeout(openStream, STREAM_RETRY_MS);
-      } else if (!conn.polling) {
-        setMode('reconnecting');
-      }
-    });
-  }
-
-  function startPolling() {
-    if (conn.polling) return;
-    conn.polling = true;
-    poll();
-  }
-
-  function stopPolling() {
-    conn.polling = false;
-    clearTimeout(conn.pollTimer);
-  }
-
-  async function poll() {
-    let snap = null;
-    try {
-      const res = await fetch(SNAPSHOT_URL, { cache: 'no-store', headers: { Accept: 'application/json' } });
-      if (res.ok) snap = await res.json();
-    } catch (err) {
-      snap = null; // the proxy is unreachable: keep polling
-    }
-    if (!conn.polling) return;
-    if (snap) received(snap, 'polling');
-    else setMode('reconnecting');
-    conn.pollTimer = setTimeout(poll, POLL_MS);
-  }
-
-  // watchStaleness flags a page that has had no snapshot for a while.
-  function watchStaleness() {
-    if (conn.lastData && Date.now() - conn.lastData > STALE_MS) {
-      setMode('reconnecting');
-      $('snapshot-time').classList.add('stale');
-    }
-  }
-
-  setMode('connecting');
-  if (typeof EventSource === 'function') openStream();
-  else startPolling();
-  setInterval(watchStaleness, 1000);
+  window.stranglerLive.start(render, showMode);
 })();
