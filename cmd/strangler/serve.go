@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ type proxyOptions struct {
 	accessLog       string  // "" off, "-" standard output, else a file appended to
 	accessSample    float64 // share of requests logged
 	inventorySize   int     // patterns kept by the legacy traffic inventory; 0 turns it off
+	adminTokenFile  string  // file holding the admin listener's bearer token; none when empty
 }
 
 func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
@@ -45,6 +47,8 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.DurationVar(&o.debounce, "reload-debounce", routing.DefaultDebounce, "quiet time after a change to routes.yaml before it is reloaded")
 	fs.StringVar(&o.accessLog, "access-log", "", "write one JSON line per request to this file (\"-\": standard output); off when empty")
 	fs.Float64Var(&o.accessSample, "access-log-sample", 1, "share of requests the access log records, in (0, 1]")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "",
+		"file holding a bearer token that /metrics and /api/* on the admin listener require; open when empty")
 	fs.IntVar(&o.inventorySize, "inventory-size", inventory.DefaultLimit,
 		fmt.Sprintf("path patterns the legacy traffic inventory keeps (at most %d); 0 turns it off", inventory.MaxLimit))
 }
@@ -84,6 +88,10 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	token, err := readAdminToken(o.adminTokenFile)
+	if err != nil {
+		return err
+	}
 	access, closeAccess, err := openAccessLog(o, reg)
 	if err != nil {
 		return err
@@ -111,7 +119,8 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 	}
 	proxySrv := newServer(handler, log)
 	stopStreams := make(chan struct{})
-	adminSrv := newServer(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg, Stop: stopStreams}), log)
+	adminSrv := newServer(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg,
+		Stop: stopStreams, Token: token}), log)
 	adminSrv.RegisterOnShutdown(func() { close(stopStreams) })
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -207,4 +216,22 @@ func openAccessLog(o proxyOptions, reg prometheus.Registerer) (*accesslog.Logger
 			file.Close()
 		}
 	}, nil
+}
+
+// readAdminToken reads the admin token from path: the file's content
+// without surrounding white space, which must not be empty. An empty path
+// means no token.
+func readAdminToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--admin-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" || strings.ContainsAny(token, " \t\r\n") {
+		return "", fmt.Errorf("--admin-token-file %s: want one token without spaces", path)
+	}
+	return token, nil
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/strangler-proxy/strangler/internal/dashboard"
 )
 
 // AdminOptions configure the admin listener's handler.
@@ -22,17 +24,26 @@ type AdminOptions struct {
 	// admin server can shut down; close it from the server's
 	// RegisterOnShutdown. Nil streams until each client leaves.
 	Stop <-chan struct{}
+	// Token, when not empty, is the bearer token /metrics and every /api/
+	// path require (Authorization: Bearer TOKEN). The probes /healthz and
+	// /readyz and the dashboard page itself, which holds no data, stay
+	// open.
+	Token string
 }
 
-// NewAdmin returns the handler of the admin listener: /metrics, /healthz,
-// /readyz, /api/status, /api/shadow/{route}, /api/dashboard and
-// /api/dashboard/events. Serve it on its own listener (loopback by
-// default); the proxy listener never routes to it.
+// NewAdmin returns the handler of the admin listener: the dashboard at /,
+// /metrics, /healthz, /readyz, /api/status, /api/shadow/{route},
+// /api/dashboard and /api/dashboard/events. Serve it on its own listener
+// (loopback by default); the proxy listener never routes to it. Every
+// endpoint only reads: there is nothing on it that changes the proxy.
 func NewAdmin(o AdminOptions) http.Handler {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.DefaultGatherer
 	}
 	r := mux.NewRouter().SkipClean(true) // /api/shadow//api/orders names the route "/api/orders"
+	if o.Token != "" {
+		r.Use(requireToken(o.Token))
+	}
 	r.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -69,6 +80,9 @@ func NewAdmin(o AdminOptions) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, rep)
 	}).Methods(http.MethodGet, http.MethodHead)
+	page := dashboard.Handler()
+	r.Handle("/", page)
+	r.PathPrefix(dashboard.AssetPrefix).Handler(page)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})

@@ -181,7 +181,7 @@ func TestAdminNotFound(t *testing.T) {
 		status       int
 	}{
 		{"GET", "/nope", http.StatusNotFound},
-		{"GET", "/", http.StatusNotFound},
+		{"GET", "/nope/deeper", http.StatusNotFound},
 		{"GET", "/api/orders/1", http.StatusNotFound},
 		{"POST", "/api/status", http.StatusMethodNotAllowed},
 		{"DELETE", "/metrics", http.StatusMethodNotAllowed},
@@ -200,9 +200,22 @@ func TestAdminNotFound(t *testing.T) {
 // listener are ordinary requests for the legacy application.
 func TestProxyDoesNotServeAdmin(t *testing.T) {
 	hs := newMainHarness(t)
-	for _, p := range []string{"/metrics", "/api/status", "/healthz", "/readyz"} {
+	for _, p := range []string{"/", "/metrics", "/api/status", "/api/dashboard", "/healthz", "/readyz"} {
 		if _, s := hs.forward(t, "GET", p, nil); s.Backend != "monolith" || s.Path != p {
 			t.Errorf("GET %s on the proxy answered by %s with path %s, want the legacy backend", p, s.Backend, s.Path)
 		}
+	}
+}
+
+// TestAdminServesTheDashboard checks that the admin root is the dashboard
+// page, locked to its own origin.
+func TestAdminServesTheDashboard(t *testing.T) {
+	a := newAdminFixture(t)
+	res, body := a.get(t, "GET", "/")
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'none'") || !strings.Contains(body, "assets/app.js") {
+		t.Errorf("GET /: CSP %q, body without its script", res.Header.Get("Content-Security-Policy"))
 	}
 }
