@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,6 +38,13 @@ type proxyOptions struct {
 	accessSample    float64 // share of requests logged
 	inventorySize   int     // patterns kept by the legacy traffic inventory; 0 turns it off
 	adminTokenFile  string  // file holding the admin listener's bearer token; none when empty
+
+	// Client limits; zero values take the defaults.
+	trustedProxies    []netip.Prefix // peers whose X-Forwarded-* are believed
+	maxHeaderBytes    int
+	maxURIBytes       int
+	readHeaderTimeout time.Duration
+	bodyReadTimeout   time.Duration
 }
 
 func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
@@ -49,6 +57,12 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.Float64Var(&o.accessSample, "access-log-sample", 1, "share of requests the access log records, in (0, 1]")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "",
 		"file holding a bearer token that /metrics and /api/* on the admin listener require; open when empty")
+	fs.Func("trusted-proxies", "comma-separated IPs and CIDRs of the load balancers in front of strangler whose X-Forwarded-For/Host/Proto are believed; from any other peer they are replaced (default: trust nobody)",
+		func(s string) (err error) { o.trustedProxies, err = proxy.ParseTrustedProxies(s); return err })
+	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", 1<<20, "largest request line and headers a client may send; larger get 431")
+	fs.IntVar(&o.maxURIBytes, "max-uri-bytes", proxy.DefaultMaxURIBytes, "longest request target (path and query) a client may send; longer get 414; negative: no limit")
+	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "how long a client may take to send its request headers")
+	fs.DurationVar(&o.bodyReadTimeout, "body-read-timeout", proxy.DefaultBodyReadTimeout, "how long a request body may stay silent before the request is cut off with 408; negative: no timeout")
 	fs.IntVar(&o.inventorySize, "inventory-size", inventory.DefaultLimit,
 		fmt.Sprintf("path patterns the legacy traffic inventory keeps (at most %d); 0 turns it off", inventory.MaxLimit))
 }
@@ -101,7 +115,8 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		return fmt.Errorf("--inventory-size %d: want 0 to %d", o.inventorySize, inventory.MaxLimit)
 	}
 	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg, AccessLog: access,
-		InventorySize: cmp.Or(o.inventorySize, -1)})
+		InventorySize: cmp.Or(o.inventorySize, -1), TrustedProxies: o.trustedProxies,
+		MaxURIBytes: o.maxURIBytes, BodyReadTimeout: o.bodyReadTimeout})
 	defer handler.Close()
 	reloader := proxy.NewReloader(o.config, handler, log)
 	if err := reloader.Reload(); err != nil {
@@ -117,9 +132,9 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		proxyLn.Close()
 		return fmt.Errorf("--admin %s: %w", o.admin, err)
 	}
-	proxySrv := newServer(handler, log)
+	proxySrv := o.server(handler, log)
 	stopStreams := make(chan struct{})
-	adminSrv := newServer(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg,
+	adminSrv := o.server(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg,
 		Stop: stopStreams, Token: token}), log)
 	adminSrv.RegisterOnShutdown(func() { close(stopStreams) })
 
@@ -167,17 +182,31 @@ loop:
 	return runErr
 }
 
+// defaultReadHeaderTimeout bounds how long a client may take to send its
+// request line and headers: a slowloris client is cut off after it.
+const defaultReadHeaderTimeout = 10 * time.Second
+
 // newServer returns an http.Server with timeouts for a public listener.
 // There is no write timeout: responses may stream for as long as the
 // upstream sends.
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: defaultReadHeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// server is newServer with the header limits the flags set: headers larger
+// than maxHeaderBytes get 431, and a client that takes longer than
+// readHeaderTimeout to send them is disconnected.
+func (o proxyOptions) server(h http.Handler, log *slog.Logger) *http.Server {
+	srv := newServer(h, log)
+	srv.MaxHeaderBytes = cmp.Or(o.maxHeaderBytes, srv.MaxHeaderBytes)
+	srv.ReadHeaderTimeout = cmp.Or(o.readHeaderTimeout, srv.ReadHeaderTimeout)
+	return srv
 }
 
 // serveOn serves srv on ln until Shutdown.

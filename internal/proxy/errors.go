@@ -30,6 +30,12 @@ var (
 	// replyShed answers a request the upstream's breaker, bulkhead or health
 	// checks refused without sending it anywhere.
 	replyShed = errorReply{http.StatusServiceUnavailable, "upstream temporarily unavailable", "1"}
+	// The client limits: a request target longer than MaxURIBytes, a body
+	// larger than the route's max_body, a body stalled past the body read
+	// timeout.
+	replyURITooLong   = errorReply{http.StatusRequestURITooLong, "request URI too long", ""}
+	replyBodyTooLarge = errorReply{http.StatusRequestEntityTooLarge, "request body too large", ""}
+	replyBodyTimeout  = errorReply{http.StatusRequestTimeout, "request body timed out", ""}
 )
 
 // classify maps an error from forwarding r to the reply the client gets.

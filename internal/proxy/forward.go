@@ -79,6 +79,8 @@ type forwarder struct {
 	live     *livestats.Series // the route's side over the last minute, for the dashboard
 	proxy    *httputil.ReverseProxy
 	log      *slog.Logger
+	maxBody  int64          // the route's max_body in bytes; 0: unlimited
+	trusted  trustedProxies // peers whose forwarding headers are believed
 
 	// fallback serves the request from legacy when the extracted service
 	// cannot take it; nil on the legacy side and when the route has
@@ -134,10 +136,14 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.URL.RawPath = ""
 	}
 	pr.SetURL(f.target)
-	pr.SetXForwarded()
 	h := pr.Out.Header
-	delete(h, "Forwarded")
-	delete(h, "X-Real-Ip")
+	if f.trusted.trusts(pr.In.RemoteAddr) {
+		forwardTrusted(pr)
+	} else {
+		pr.SetXForwarded()
+		delete(h, "Forwarded")
+		delete(h, "X-Real-Ip")
+	}
 	delete(h, HeaderShadow) // only strangler marks copies
 	h[HeaderRoute] = []string{f.route.Name}
 	// The request id and the traceparent are the proxy's own headers: put
@@ -175,8 +181,15 @@ func (f *forwarder) modifyResponse(res *http.Response) error {
 // the outbound request; the fallback needs the client's own, which the
 // handler's recorder carries.
 func (f *forwarder) fail(w http.ResponseWriter, out *http.Request, err error) {
-	reply := classify(out, err)
 	id := out.Header.Get(headerRequestID)
+	if reply, ok := bodyStopped(w); ok {
+		// The client's fault, whatever the transport made of it: no
+		// fallback, and the upstream is not blamed.
+		f.log.Debug("request body cut off", "route", f.route.Name, "status", reply.status, "request_id", id, "error", err)
+		writeError(w, reply, id)
+		return
+	}
+	reply := classify(out, err)
 	if reply.status == StatusClientClosed {
 		f.log.Debug("client went away", "route", f.route.Name, "upstream", f.upstream.Name(), "request_id", id)
 		return

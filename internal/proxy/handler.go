@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,17 @@ type Options struct {
 	// patterns it keeps. Zero means inventory.DefaultLimit; a negative
 	// size turns the inventory off.
 	InventorySize int
+	// TrustedProxies are the peers (load balancers, CDNs) whose
+	// X-Forwarded-* headers are believed and extended; from every other
+	// peer they are replaced. Empty trusts nobody.
+	TrustedProxies []netip.Prefix
+	// MaxURIBytes bounds the request target; longer ones get 414. Zero
+	// means DefaultMaxURIBytes; negative means no limit.
+	MaxURIBytes int
+	// BodyReadTimeout is how long a request body may stay silent before
+	// the request is cut off with 408. Zero means DefaultBodyReadTimeout;
+	// negative means no timeout.
+	BodyReadTimeout time.Duration
 }
 
 // Handler is the proxy's http.Handler. Until the first table is applied it
@@ -44,6 +56,9 @@ type Handler struct {
 	buffers   *bufferPool
 	access    *accesslog.Logger
 	inventory *inventory.Inventory // nil when off
+	trusted   trustedProxies
+	maxURI    int           // 0: no limit
+	bodyIdle  time.Duration // 0: no body read timeout
 
 	applyMu sync.Mutex // serialises Apply; the request path never takes it
 	nextID  uint64
@@ -69,6 +84,9 @@ func New(o Options) *Handler {
 		buffers:   newBufferPool(),
 		access:    o.AccessLog,
 		live:      make(liveStats),
+		trusted:   trustedProxies(o.TrustedProxies),
+		maxURI:    max(cmp.Or(o.MaxURIBytes, DefaultMaxURIBytes), 0),
+		bodyIdle:  max(cmp.Or(o.BodyReadTimeout, DefaultBodyReadTimeout), 0),
 	}
 	if o.InventorySize >= 0 {
 		h.inventory = inventory.New(cmp.Or(o.InventorySize, inventory.DefaultLimit))
@@ -102,6 +120,7 @@ func (h *Handler) Apply(cfg *routing.Config) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("apply config: %w", err)
 	}
+	h.applyLimits(g, cfg)
 	h.nextID = g.id
 	old := h.cur.Swap(g)
 	var oldTable *routing.Table
@@ -126,6 +145,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g := h.cur.Load()
 	id := ensureRequestID(r)
+	if h.maxURI > 0 && len(r.RequestURI) > h.maxURI {
+		writeError(w, replyURITooLong, id)
+		return
+	}
 	if g == nil {
 		writeError(w, replyNotReady, id)
 		return
@@ -139,8 +162,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route := g.table.Match(clean, r.Method)
 	rf := &g.routes[route.Index]
 	f := rf.side(route.Pick(r))
+	if f.maxBody > 0 && r.ContentLength > f.maxBody {
+		// Refused before the body is read: the server sends no 100
+		// Continue, and no upstream is contacted.
+		writeError(w, replyBodyTooLarge, id)
+		return
+	}
 
-	rec := &recorder{ResponseWriter: w, served: f, in: r}
+	x := &exchange{}
+	r = h.guardBody(x, w, r, f.maxBody)
+	defer x.body.release()
+	x.rec = recorder{ResponseWriter: w, served: f, in: r}
+	rec := &x.rec
 	var shadowing *shadowCapture
 	if rf.shadow != nil && rf.shadow.cfg.Wants(r) {
 		shadowing = rf.shadow.begin(r)

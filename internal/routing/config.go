@@ -134,4 +134,10 @@ type RouteConfig struct {
 	// Shadow copies the route's requests to the other side and compares
 	// the answers. Optional; absent means no copies.
 	Shadow *ShadowConfig `yaml:"shadow"`
+
+	// MaxBody bounds the request body a client may send on this route,
+	// such as 10MiB: a larger declared Content-Length is refused with 413
+	// before any upstream is contacted, and a chunked body that grows past
+	// it is cut off. Optional; absent means unlimited; zero is rejected.
+	MaxBody *ByteSize `yaml:"max_body"`
 }

@@ -182,6 +182,10 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, fail failFunc) {
 		validateShadow(label, p, r.Shadow, fail)
 	}
 
+	if r.MaxBody != nil && *r.MaxBody <= 0 {
+		fail(append(p, "max_body"), "%s: max_body must be at least 1B, got %d; leave it out for no limit", label, *r.MaxBody)
+	}
+
 	// Name defaults to the prefix: a missing or malformed prefix has been
 	// reported above and is not reported again as a bad name.
 	if (r.Name != r.Prefix || cleanPrefix(r.Prefix)) && !validName(r.Name) {
