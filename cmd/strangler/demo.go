@@ -146,6 +146,7 @@ func printDemoBanner(w io.Writer, config, proxyAddr, adminAddr string, apps map[
 strangler demo is running: a legacy shop in the middle of its migration.
 
   Shop, through the proxy   %[1]s/
+  Migration dashboard       %[2]s/   (live: open it in a browser)
   Admin status              %[2]s/api/status
   Metrics                   %[2]s/metrics
   Routing table             %[3]s   (edit and save it: changes apply within a second)
@@ -159,7 +160,8 @@ Try:
   curl -s %[1]s/api/payments/pay-100001 >/dev/null; curl -s %[2]s/api/shadow/payments
                                                   # payments: still legacy, shadowed and compared
 
-Then raise the weight of /api/orders in %[3]s and run the orders request again.
+Then raise the weight of /api/orders in %[3]s, save, and watch the dashboard's
+orders row: the share the service answers follows.
 Ctrl-C stops everything.
 
 `, shop, admin, config, apps["monolith"], apps["orders"], apps["payments"], apps["inventory"])
