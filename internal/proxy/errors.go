@@ -36,6 +36,7 @@ var (
 	replyURITooLong   = errorReply{http.StatusRequestURITooLong, "request URI too long", ""}
 	replyBodyTooLarge = errorReply{http.StatusRequestEntityTooLarge, "request body too large", ""}
 	replyBodyTimeout  = errorReply{http.StatusRequestTimeout, "request body timed out", ""}
+	replyBadBody      = errorReply{http.StatusBadRequest, "malformed request body", ""}
 )
 
 // classify maps an error from forwarding r to the reply the client gets.

@@ -145,6 +145,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g := h.cur.Load()
 	id := ensureRequestID(r)
+	if ambiguousFraming(r) {
+		w.Header()["Connection"] = []string{"close"}
+	}
 	if h.maxURI > 0 && len(r.RequestURI) > h.maxURI {
 		writeError(w, replyURITooLong, id)
 		return

@@ -21,11 +21,13 @@ const (
 	DefaultBodyReadTimeout = 30 * time.Second
 )
 
-// Why a guarded body stopped: the route's max_body was passed, or the
-// client stopped sending for longer than the body read timeout.
+// Why a guarded body stopped: the route's max_body was passed, the client
+// stopped sending for longer than the body read timeout, or it sent
+// something that is not a body (a malformed chunk).
 var (
-	errBodyTooLarge = errors.New("request body larger than the route's max_body")
-	errBodyTimeout  = errors.New("request body stalled past the body read timeout")
+	errBodyTooLarge  = errors.New("request body larger than the route's max_body")
+	errBodyTimeout   = errors.New("request body stalled past the body read timeout")
+	errBodyMalformed = errors.New("malformed request body")
 )
 
 // exchange is the per-request state of the handler, allocated once: the
@@ -36,18 +38,19 @@ type exchange struct {
 }
 
 // guardedBody wraps a client's request body. Each read gets a fresh read
-// deadline (a client that trickles its body is cut off once it pauses for
-// longer than idle, however long the body), and, on a route with
-// max_body and a body of unknown length, the body is cut off past the
-// limit and the upstream request aborted. The abort cancels the request's
-// context, so the breaker and retries treat it as a client gone, not as an
-// upstream failure.
+// deadline, so a client that trickles its body is cut off once it pauses
+// for longer than idle, however long the body. On a route with max_body,
+// a body of unknown length is cut off past the limit. Whatever stops the
+// body aborts the upstream request by cancelling the request's context,
+// so that the breaker and retries see a client gone, not an upstream
+// failure, and the client gets 408, 413 or 400 rather than a 502.
 type guardedBody struct {
 	io.ReadCloser
-	w      http.ResponseWriter     // the server's writer, for the connection's read deadline
-	idle   time.Duration           // zero: no idle timeout
-	cancel context.CancelCauseFunc // aborts the upstream request; nil without a limit
-	why    atomic.Pointer[error]   // errBodyTooLarge or errBodyTimeout once stopped
+	w      http.ResponseWriter // the server's writer, for the connection's read deadline
+	idle   time.Duration       // zero: no idle timeout
+	parent context.Context     // the server's request context: done when the client hung up
+	cancel context.CancelCauseFunc
+	why    atomic.Pointer[error] // errBodyTooLarge, errBodyTimeout or errBodyMalformed once stopped
 }
 
 // Read reads from the client's body under the idle deadline and the limit.
@@ -62,22 +65,32 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	if err == nil {
 		return n, nil
 	}
-	var tooLarge *http.MaxBytesError
-	switch {
-	case err == io.EOF:
+	if err == io.EOF {
 		// Done: the connection must not time out while the response
 		// streams (the server watches it for a hang-up from now on).
 		if b.idle > 0 {
 			_ = http.NewResponseController(b.w).SetReadDeadline(time.Time{})
 		}
-	case errors.As(err, &tooLarge):
-		b.why.Store(&errBodyTooLarge)
-		b.cancel(errBodyTooLarge)
-		return n, errBodyTooLarge
-	case isTimeout(err):
-		b.why.Store(&errBodyTimeout)
+		return n, err
 	}
-	return n, err
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		b.stop(&errBodyTooLarge)
+	case isTimeout(err):
+		b.stop(&errBodyTimeout)
+	case b.parent.Err() != nil:
+		return n, err // the client hung up: recorded as 499
+	default:
+		b.stop(&errBodyMalformed)
+	}
+	return n, *b.why.Load()
+}
+
+// stop records why the body stopped and aborts the upstream request.
+func (b *guardedBody) stop(why *error) {
+	b.why.Store(why)
+	b.cancel(*why)
 }
 
 // stopped returns the reply for a request whose body the guard cut off.
@@ -88,32 +101,30 @@ func (b *guardedBody) stopped() (errorReply, bool) {
 		return errorReply{}, false
 	case *why == errBodyTooLarge:
 		return replyBodyTooLarge, true
-	default:
+	case *why == errBodyTimeout:
 		return replyBodyTimeout, true
+	default:
+		return replyBadBody, true
 	}
 }
 
-// guardBody puts r's body under the guard of x when there is something to
-// guard: an idle timeout, or a limit on a body whose length is not
-// declared (a declared length above the limit has been refused already).
-// It returns the request to forward, which carries a cancellable context
-// when the body is limited.
+// guardBody puts the body of r, if it has one, under the guard of x, with
+// the route's limit (0: none). It returns the request to forward, which
+// carries the guard's cancellable context. A request without a body is
+// returned as it is, at no cost.
 func (h *Handler) guardBody(x *exchange, w http.ResponseWriter, r *http.Request, limit int64) *http.Request {
-	limited := limit > 0 && r.ContentLength < 0
-	if !hasBody(r) || (h.bodyIdle <= 0 && !limited) {
+	if !hasBody(r) {
 		return r
 	}
 	b := &x.body
-	b.ReadCloser = r.Body
-	if h.bodyIdle > 0 {
-		b.w, b.idle = w, h.bodyIdle
-	}
-	if limited {
+	b.ReadCloser, b.w, b.idle, b.parent = r.Body, w, h.bodyIdle, r.Context()
+	if limit > 0 && r.ContentLength < 0 {
+		// A declared length above the limit has been refused already.
 		b.ReadCloser = http.MaxBytesReader(w, r.Body, limit)
-		var ctx context.Context
-		ctx, b.cancel = context.WithCancelCause(r.Context())
-		r = r.WithContext(ctx)
 	}
+	var ctx context.Context
+	ctx, b.cancel = context.WithCancelCause(r.Context())
+	r = r.WithContext(ctx)
 	r.Body = b
 	return r
 }
@@ -159,4 +170,23 @@ func (h *Handler) applyLimits(g *generation, cfg *routing.Config) {
 			}
 		}
 	}
+}
+
+// ambiguousFraming reports whether r's framing is one a proxy in front of
+// strangler might have read differently, so that the connection must not
+// carry another request after it (RFC 9112, section 6.1): a chunked
+// request, which may also have declared a Content-Length that the server
+// dropped in favour of the chunks; and an HTTP/1.0 request without
+// Content-Length, whose Transfer-Encoding the server ignored, leaving the
+// chunks to be read as the next request. Go's server has already refused
+// what it cannot frame at all: conflicting Content-Lengths, and any
+// Transfer-Encoding but chunked.
+func ambiguousFraming(r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	if len(r.TransferEncoding) > 0 {
+		return true
+	}
+	return r.ProtoMinor == 0 && r.ContentLength == 0 && r.Header["Content-Length"] == nil
 }
