@@ -13,11 +13,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // binDir holds the binaries TestMain built; empty in -short mode.
@@ -41,7 +44,7 @@ var commands = []string{
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
-		os.Exit(m.Run())
+		os.Exit(noLeaks(m.Run()))
 	}
 	dir, err := os.MkdirTemp("", "strangler-e2e-")
 	if err != nil {
@@ -56,7 +59,25 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(noLeaks(code))
+}
+
+// noLeaks turns a passing run into a failing one when any goroutine the
+// tests started (a relay, a witness, a raw upstream, a stream reader) is
+// still running after them. The shared client's idle connections are
+// closed first: their goroutines are the pool, not a leak.
+func noLeaks(code int) int {
+	if code != 0 {
+		return code
+	}
+	if tr, ok := client.Transport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "end-to-end tests left goroutines running:", err)
+		return 1
+	}
+	return 0
 }
 
 // build compiles commands into dir with the go command on PATH.
