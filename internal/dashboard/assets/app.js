@@ -182,7 +182,7 @@
       }
       const link = el('a', { href: `api/shadow/${encodeURIComponent(r.name)}`, text: missing(sh.parity) ? 'none yet' : pct(sh.parity) });
       link.title = `${count(sh.match)} matched, ${count(sh.mismatch)} differed: open the recent differences`;
-      const detail = el('div', { class: 'detail', text: `${count(sh.match)} match · ${count(sh.mismatch)} differ` });
+      const detail = el('div', { class: 'detail', text: `${count(sh.match)} same · ${count(sh.mismatch)} diff` });
       this.shadow.classList.remove('na');
       this.shadow.classList.toggle('warn', sh.mismatch > 0);
       this.shadow.replaceChildren(link, detail);
@@ -252,10 +252,16 @@
       body.append(row.tr); // moves an existing row into snapshot order
       seen.add(r.name);
     }
-    for (const [name, row] of routeRows) {
-      if (!seen.has(name)) {
+    prune(body, routeRows, seen);
+  }
+
+  // prune removes from body the rows whose keys the last snapshot did not
+  // list, and the placeholder shown before the first one.
+  function prune(body, rows, seen) {
+    for (const [key, row] of rows) {
+      if (!seen.has(key)) {
         row.tr.remove();
-        routeRows.delete(name);
+        rows.delete(key);
       }
     }
     for (const p of body.querySelectorAll('tr.placeholder')) p.remove();
@@ -298,13 +304,7 @@
       body.append(row.tr);
       seen.add(p.pattern);
     });
-    for (const [key, row] of inventoryRows) {
-      if (!seen.has(key)) {
-        row.tr.remove();
-        inventoryRows.delete(key);
-      }
-    }
-    for (const p of body.querySelectorAll('tr.placeholder')) p.remove();
+    prune(body, inventoryRows, seen);
     if (patterns.length === 0) {
       body.append(el('tr', { class: 'placeholder' }, el('td', { colspan: '5', text: 'no legacy traffic yet' })));
     }
@@ -332,7 +332,9 @@
     const loaded = c.loaded_at ? new Date(c.loaded_at) : null;
     if (loaded) $('config-loaded').replaceChildren(`${ago(now - loaded)} · `, timeEl(c.loaded_at, now));
     else $('config-loaded').replaceChildren('no table loaded yet');
-    setText($('config-path'), c.path || DASH);
+    // The file name; the whole path, often long, on hover.
+    setText($('config-path'), c.path ? c.path.split('/').pop() : DASH);
+    $('config-path').title = c.path || '';
     const last = c.last_reload;
     if (last) {
       const ok = last.result === 'success';
