@@ -31,7 +31,7 @@ var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .2
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
-	return &metrics{
+	m := &metrics{
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_requests_total",
 			Help: "Requests served, by route, side (legacy or extracted), upstream, method and status code. Code 499: the client went away first.",
@@ -70,6 +70,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Generation number of the live routing table; it grows by one with every successful reload.",
 		}),
 	}
+	// Both results exist from the start, so that rate() and increase()
+	// see the first failure.
+	for _, result := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(result)
+	}
+	return m
 }
 
 // forgetRoutes removes every series of the routes of old that t no longer
