@@ -2,16 +2,12 @@ package test
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -28,7 +24,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	body := liveTable(st, 50, false)
 	cfg := newConfig(t, body)
 	sp := startStrangler(t, cfg)
-	sendLoad(t, sp.proxy)
+	driveTraffic(t, sp.proxy)
 
 	b := startBrowser(t, nil)
 	b.viewport(t, 1440, 900)
@@ -159,54 +155,4 @@ func liveTable(s *stack, ordersWeight float64, edited bool) string {
 			"  - prefix: /api/products\n    service: inventory\n    weight: 0\n    name: catalog\n"
 	}
 	return body
-}
-
-// loadEvery and loadLimit pace and bound sendLoad: 200 requests a second
-// at most, for at most a minute.
-const (
-	loadEvery = 5 * time.Millisecond
-	loadLimit = 12000
-)
-
-// loadPaths are the requests sendLoad cycles over; %s is a customer id.
-// They reach both sides of orders, the inventory service, the shadowed
-// payments and paths only legacy serves, with ids the inventory collapses.
-var loadPaths = []string{
-	"/api/orders",
-	"/api/customers/%s",
-	"/api/inventory/items/sku-1001",
-	"/api/products",
-	"/api/payments/pay-100001",
-	"/api/customers/%s/orders",
-	"/api/products/sku-1002",
-}
-
-// sendLoad sends GET requests through the proxy at base in the background,
-// as 20 customers, until the test ends.
-func sendLoad(t *testing.T, base string) {
-	t.Helper()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(loadEvery)
-		defer tick.Stop()
-		for i := range loadLimit {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			customer := fmt.Sprintf("cus-%d", 100001+i/len(loadPaths)%20)
-			path := loadPaths[i%len(loadPaths)]
-			if strings.Contains(path, "%s") {
-				path = fmt.Sprintf(path, customer)
-			}
-			// Errors are the page's business to show, not this loop's.
-			_, _, _ = send(http.MethodGet, base+path, "", "X-Customer-ID", customer)
-		}
-	})
-	t.Cleanup(func() {
-		close(done)
-		wg.Wait()
-	})
 }
