@@ -65,7 +65,9 @@ func TestActiveHealthLoop(t *testing.T) {
 	srv.health.Store(http.StatusInternalServerError)
 	r, _ := testRegistry(t, RegistryOptions{})
 	u := acquire(t, r, Settings{Targets: []string{srv.URL},
-		Health: HealthSettings{Path: "/health?deep=1", Interval: 5 * time.Millisecond, UnhealthyAfter: 2}})
+		// The timeout is the interval at most: long enough that a loaded
+		// machine does not turn a check into a timeout the server never saw.
+		Health: HealthSettings{Path: "/health?deep=1", Interval: 250 * time.Millisecond, UnhealthyAfter: 2}})
 	eventually(t, "checker marks the target unhealthy", func() bool { return !healthy(u, 0) })
 	if n := srv.checks.Load(); n < 2 {
 		t.Fatalf("unhealthy after %d checks, want at least 2", n)
