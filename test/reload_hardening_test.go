@@ -413,7 +413,7 @@ func startHoldingUpstream(t *testing.T, release chan struct{}, held *atomic.Int6
 
 // TestSIGTERMWithStreamsOpen sends SIGTERM while a WebSocket and an SSE
 // stream are open, neither of which would ever end by itself: strangler
-// gives them its grace period, then cuts them and exits, without waiting
+// gives them its grace period, then cuts them and exits 0, without waiting
 // any longer.
 func TestSIGTERMWithStreamsOpen(t *testing.T) {
 	t.Parallel()
@@ -433,6 +433,9 @@ func TestSIGTERMWithStreamsOpen(t *testing.T) {
 	t.Logf("exit code %d, %s after SIGTERM", code, took.Round(time.Millisecond))
 	if took < grace || took > grace+3*time.Second {
 		t.Fatalf("strangler exited %s after SIGTERM with streams open, want just after the grace period %s", took, grace)
+	}
+	if code != 0 {
+		t.Errorf("exit code %d after cutting streams at the end of the grace period, want 0", code)
 	}
 	eventually(t, "the event stream to end", sse.ended.Load)
 	if _, err := ws.roundTrip("after"); err == nil {

@@ -174,12 +174,26 @@ loop:
 	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
-	proxyErr := proxySrv.Shutdown(sctx)
-	adminErr := adminSrv.Shutdown(sctx)
+	proxyErr := drain(sctx, proxySrv, "proxy", log)
+	adminErr := drain(sctx, adminSrv, "admin", log)
 	if err := errors.Join(proxyErr, adminErr); err != nil {
 		return errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
 	}
 	return runErr
+}
+
+// drain shuts srv down gracefully until ctx ends, then closes what is still
+// open: requests that outlive the grace period (endless streams, slow
+// downloads) are cut, as the operator asked, and that is not a failure.
+// Upgraded connections (WebSocket) are not tracked by the server; they end
+// when the process exits.
+func drain(ctx context.Context, srv *http.Server, name string, log *slog.Logger) error {
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("grace period over: closing the connections still open", "listener", name)
+		return srv.Close()
+	}
+	return err
 }
 
 // defaultReadHeaderTimeout bounds how long a client may take to send its
