@@ -143,6 +143,8 @@ func newHarness(t testing.TB, names ...string) *harness {
 // on an httptest frontend.
 func (hs *harness) startProxy(t testing.TB, reg prometheus.Registerer) {
 	hs.handler = New(Options{Registerer: reg})
+	h := hs.handler
+	t.Cleanup(func() { _ = h.Close() }) // after the frontend's Close: no request is left
 	hs.front = httptest.NewUnstartedServer(hs.handler)
 	hs.front.Config.ErrorLog = log.New(serverLog{t}, "", 0)
 	hs.front.Start()

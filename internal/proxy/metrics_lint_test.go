@@ -14,7 +14,6 @@ import (
 // promtool uses: help texts, base units, counter suffixes.
 func TestMetricsFollowPrometheusConventions(t *testing.T) {
 	hs := newHarness(t, "monolith", "orders")
-	t.Cleanup(func() { hs.handler.Close() }) // stops the health checker
 	access, err := accesslog.New(io.Discard, accesslog.Options{Registerer: hs.reg})
 	if err != nil {
 		t.Fatal(err)

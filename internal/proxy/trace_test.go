@@ -74,6 +74,8 @@ func TestAccessLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs.handler = New(Options{AccessLog: access})
+	h := hs.handler
+	t.Cleanup(func() { _ = h.Close() })
 	front := httptest.NewServer(hs.handler)
 	t.Cleanup(front.Close)
 	hs.front, hs.client = front, front.Client()
