@@ -172,11 +172,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	x := &exchange{}
-	r = h.guardBody(x, w, r, f.maxBody)
-	defer x.body.release()
-	x.rec = recorder{ResponseWriter: w, served: f, in: r}
-	rec := &x.rec
+	r, release := h.guardBody(w, r, f.maxBody)
+	if release != nil {
+		defer release()
+	}
+	rec := &recorder{ResponseWriter: w, served: f, in: r}
 	var shadowing *shadowCapture
 	if rf.shadow != nil && rf.shadow.cfg.Wants(r) {
 		shadowing = rf.shadow.begin(r)

@@ -30,13 +30,6 @@ var (
 	errBodyMalformed = errors.New("malformed request body")
 )
 
-// exchange is the per-request state of the handler, allocated once: the
-// recorder and, for a request with a body, its guard.
-type exchange struct {
-	rec  recorder
-	body guardedBody
-}
-
 // guardedBody wraps a client's request body. Each read gets a fresh read
 // deadline, so a client that trickles its body is cut off once it pauses
 // for longer than idle, however long the body. On a route with max_body,
@@ -108,16 +101,16 @@ func (b *guardedBody) stopped() (errorReply, bool) {
 	}
 }
 
-// guardBody puts the body of r, if it has one, under the guard of x, with
-// the route's limit (0: none). It returns the request to forward, which
-// carries the guard's cancellable context. A request without a body is
-// returned as it is, at no cost.
-func (h *Handler) guardBody(x *exchange, w http.ResponseWriter, r *http.Request, limit int64) *http.Request {
+// guardBody puts the body of r, if it has one, under a guard with the
+// route's limit (0: none). It returns the request to forward, which
+// carries the guard's cancellable context, and the func that releases
+// that context once the request is over. A request without a body is
+// returned as it is, at no cost, with a nil release.
+func (h *Handler) guardBody(w http.ResponseWriter, r *http.Request, limit int64) (*http.Request, func()) {
 	if !hasBody(r) {
-		return r
+		return r, nil
 	}
-	b := &x.body
-	b.ReadCloser, b.w, b.idle, b.parent = r.Body, w, h.bodyIdle, r.Context()
+	b := &guardedBody{ReadCloser: r.Body, w: w, idle: h.bodyIdle, parent: r.Context()}
 	if limit > 0 && r.ContentLength < 0 {
 		// A declared length above the limit has been refused already.
 		b.ReadCloser = http.MaxBytesReader(w, r.Body, limit)
@@ -126,14 +119,7 @@ func (h *Handler) guardBody(x *exchange, w http.ResponseWriter, r *http.Request,
 	ctx, b.cancel = context.WithCancelCause(r.Context())
 	r = r.WithContext(ctx)
 	r.Body = b
-	return r
-}
-
-// release frees what guardBody took.
-func (b *guardedBody) release() {
-	if b.cancel != nil {
-		b.cancel(nil)
-	}
+	return r, func() { b.cancel(nil) }
 }
 
 // bodyStopped returns the reply for a request whose body was cut off by
