@@ -413,6 +413,10 @@ func TestExpectContinueAnsweredEarly(t *testing.T) {
 	hs := newHarnessWith(t, Options{}, "monolith")
 	hs.urls["monolith"] = up.URL
 	hs.apply(t, "legacy: monolith\nupstreams:\n  monolith: {url: \"{{.monolith}}\"}\n")
+	// A client that waits for 100 Continue, as Expect asks: one that sent
+	// its body at once could be reset by the early answer's close.
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: waitLimit}}
+	t.Cleanup(client.CloseIdleConnections)
 	for i := range 20 {
 		early := []string{"/early", "/auth"}[i%2]
 		size := []int{10, 300 << 10}[i/2%2] // drained by the upstream, or too large for that
@@ -421,7 +425,7 @@ func TestExpectContinueAnsweredEarly(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Expect", "100-continue")
-		res, err := hs.client.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("POST %s (%d bytes): %v", early, size, err)
 		}
@@ -432,7 +436,7 @@ func TestExpectContinueAnsweredEarly(t *testing.T) {
 		}
 		target := fmt.Sprintf("/next/%d", i)
 		req, _ = http.NewRequest("POST", hs.front.URL+target, strings.NewReader("hello"))
-		res, err = hs.client.Do(req)
+		res, err = client.Do(req)
 		if err != nil {
 			t.Fatalf("POST %s after %s: %v", target, early, err)
 		}
