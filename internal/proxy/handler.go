@@ -120,7 +120,7 @@ func (h *Handler) Apply(cfg *routing.Config) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("apply config: %w", err)
 	}
-	h.applyLimits(g, cfg)
+	h.applyLimits(g)
 	h.nextID = g.id
 	old := h.cur.Swap(g)
 	var oldTable *routing.Table

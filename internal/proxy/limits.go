@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-
-	"github.com/strangler-proxy/strangler/internal/routing"
 )
 
 // Defaults of the client limits in Options.
@@ -141,18 +139,13 @@ func bodyStopped(w http.ResponseWriter) (errorReply, bool) {
 }
 
 // applyLimits gives every forwarder of g its route's max_body and the
-// trusted proxies. g is not live yet; cfg is the configuration g's table
-// was compiled from, whose routes are in the table's order.
-func (h *Handler) applyLimits(g *generation, cfg *routing.Config) {
-	for i := range g.routes {
-		rf := &g.routes[i]
-		var limit int64
-		if i < len(cfg.Routes) && cfg.Routes[i].MaxBody != nil {
-			limit = int64(*cfg.Routes[i].MaxBody)
-		}
+// trusted proxies. g is not live yet.
+func (h *Handler) applyLimits(g *generation) {
+	for _, r := range g.table.Routes {
+		rf := &g.routes[r.Index]
 		for _, f := range []*forwarder{rf.legacy, rf.extracted} {
 			if f != nil {
-				f.maxBody, f.trusted = limit, h.trusted
+				f.maxBody, f.trusted = r.MaxBody, h.trusted
 			}
 		}
 	}

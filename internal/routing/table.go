@@ -29,6 +29,9 @@ type Route struct {
 	Rewrite string
 	// Fallback serves a request from legacy when Service cannot take it.
 	Fallback bool
+	// MaxBody is the largest request body in bytes the route accepts; 0
+	// means no limit.
+	MaxBody int64
 	// Shadow copies requests to the other side and compares the answers;
 	// nil when the route has no shadow.
 	Shadow *Shadow
@@ -79,6 +82,7 @@ func Compile(cfg *Config) (*Table, error) {
 			Sticky:    rc.Sticky,
 			Rewrite:   rc.Rewrite,
 			Fallback:  rc.Fallback == nil || *rc.Fallback,
+			MaxBody:   maxBody(rc.MaxBody),
 			threshold: uint64(*rc.Weight*buckets/100 + 0.5),
 			sticky:    newStickyKey(rc.Sticky),
 			salt:      fnv1a(14695981039346656037, rc.Prefix),
@@ -167,4 +171,12 @@ func (t *Table) UpstreamURL(name string) (*url.URL, error) {
 		return nil, fmt.Errorf("upstream %q: parse url: %w", name, err)
 	}
 	return parsed, nil
+}
+
+// maxBody is a route's max_body in bytes, 0 when unset.
+func maxBody(b *ByteSize) int64 {
+	if b == nil {
+		return 0
+	}
+	return int64(*b)
 }
