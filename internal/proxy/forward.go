@@ -24,18 +24,6 @@ const (
 	maxRequestIDLen = 128
 )
 
-// ensureRequestID returns the request's X-Request-ID, generating one (and
-// setting it on r so that the upstream receives it) when it is absent or
-// unusable.
-func ensureRequestID(r *http.Request) string {
-	if v := r.Header[headerRequestID]; len(v) == 1 && usableRequestID(v[0]) {
-		return v[0]
-	}
-	id := randomID()
-	r.Header[headerRequestID] = []string{id}
-	return id
-}
-
 func usableRequestID(s string) bool {
 	if s == "" || len(s) > maxRequestIDLen {
 		return false

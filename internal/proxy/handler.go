@@ -144,7 +144,7 @@ func (h *Handler) Ready() bool { return h.cur.Load() != nil }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g := h.cur.Load()
-	id := ensureRequestID(r)
+	id, traceID := ensureIDs(r)
 	if ambiguousFraming(r) {
 		w.Header()["Connection"] = []string{"close"}
 	}
@@ -156,7 +156,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, replyNotReady, id)
 		return
 	}
-	traceID := ensureTraceparent(r, id)
 	clean, _, err := routing.CleanPath(r.URL)
 	if err != nil {
 		writeError(w, replyBadPath, id)

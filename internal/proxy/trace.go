@@ -10,32 +10,61 @@ import (
 // (https://www.w3.org/TR/trace-context/), in its canonical form.
 const headerTraceparent = "Traceparent"
 
-// ensureTraceparent returns the trace id of the request's traceparent. A
-// valid traceparent from the client is forwarded unchanged; a missing or
-// malformed one is replaced by a new one, so that every upstream request
-// carries a trace id the access log shares. The proxy records no span of
-// its own, so the new header's sampled flag is off: the upstream's tracer
-// decides. requestID is reused as the trace id when it is a fresh one of
-// the proxy's (32 lowercase hex digits, as a trace id is).
-func ensureTraceparent(r *http.Request, requestID string) string {
-	if v := r.Header[headerTraceparent]; len(v) == 1 && validTraceparent(v[0]) {
-		return v[0][3:35]
+// ensureIDs returns the request's id and trace id. A usable X-Request-ID
+// (printable, at most 128 bytes) and a valid traceparent from the client
+// pass unchanged; a missing or malformed one is replaced on r, so that the
+// upstream receives both. A new traceparent reuses the request id as its
+// trace id when that is 32 lowercase hex digits, as the proxy's own ids
+// are; when the proxy makes both, the request id is cut from the new
+// traceparent, and both header values share one slice. The proxy records
+// no span of its own, so a new traceparent's sampled flag is off: the
+// upstream's tracer decides.
+func ensureIDs(r *http.Request) (id, traceID string) {
+	h := r.Header
+	if v := h[headerRequestID]; len(v) == 1 && usableRequestID(v[0]) {
+		id = v[0]
 	}
-	traceID := requestID
-	if !isTraceID(traceID) {
-		traceID = randomID()
+	if v := h[headerTraceparent]; len(v) == 1 && validTraceparent(v[0]) {
+		traceID = v[0][3:35]
 	}
+	switch {
+	case id != "" && traceID != "":
+	case id == "" && traceID == "":
+		tp := newTraceparent("")
+		id, traceID = tp[3:35], tp[3:35]
+		vals := []string{id, tp}
+		h[headerRequestID], h[headerTraceparent] = vals[0:1:1], vals[1:2:2]
+	case id == "":
+		id = randomID()
+		h[headerRequestID] = []string{id}
+	default:
+		tp := newTraceparent(id)
+		traceID = tp[3:35]
+		h[headerTraceparent] = []string{tp}
+	}
+	return id, traceID
+}
+
+// newTraceparent returns a version-00 traceparent with traceID as its
+// trace id when that is a valid one, a random trace id otherwise, a random
+// parent id, and no flags.
+func newTraceparent(traceID string) string {
 	var tp [55]byte
 	copy(tp[:], "00-")
-	copy(tp[3:], traceID)
+	if isTraceID(traceID) {
+		copy(tp[3:], traceID)
+	} else {
+		var b [16]byte
+		putUint64(b[:8], rand.Uint64())
+		putUint64(b[8:], rand.Uint64()|1) // an all-zero trace id is invalid
+		hex.Encode(tp[3:35], b[:])
+	}
 	tp[35] = '-'
 	var span [8]byte
 	putUint64(span[:], rand.Uint64()|1) // an all-zero parent id is invalid
 	hex.Encode(tp[36:52], span[:])
 	copy(tp[52:], "-00")
-	s := string(tp[:])
-	r.Header[headerTraceparent] = []string{s}
-	return traceID
+	return string(tp[:])
 }
 
 // validTraceparent reports whether v is a version-00 traceparent:
