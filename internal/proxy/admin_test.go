@@ -43,17 +43,24 @@ func (a *adminFixture) get(t *testing.T, method, path string) (*http.Response, s
 
 func (a *adminFixture) status(t *testing.T) Status {
 	t.Helper()
-	res, body := a.get(t, "GET", "/api/status")
+	return adminJSON[Status](t, a, "/api/status")
+}
+
+// adminJSON GETs an admin path that must answer 200 with JSON and decodes
+// it strictly: a field the type does not know fails the test.
+func adminJSON[T any](t *testing.T, a *adminFixture, path string) T {
+	t.Helper()
+	res, body := a.get(t, "GET", path)
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("/api/status: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+		t.Fatalf("%s: %d %s %s", path, res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
-	var st Status
+	var v T
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
-		t.Fatalf("/api/status body %s: %v", body, err)
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("%s body %s: %v", path, body, err)
 	}
-	return st
+	return v
 }
 
 // TestAdmin checks the admin listener's endpoints before and after the

@@ -28,17 +28,7 @@ routes:
 
 func (a *adminFixture) dashboard(t *testing.T) Dashboard {
 	t.Helper()
-	res, body := a.get(t, "GET", "/api/dashboard")
-	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("/api/dashboard: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
-	}
-	var d Dashboard
-	dec := json.NewDecoder(strings.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		t.Fatalf("/api/dashboard body %s: %v", body, err)
-	}
-	return d
+	return adminJSON[Dashboard](t, a, "/api/dashboard")
 }
 
 func (d Dashboard) route(t *testing.T, name string) RouteView {
