@@ -100,8 +100,8 @@ routes:
 
 	st := a.status(t)
 	want := []RouteStatus{
-		{Name: "/api/orders/returns", Prefix: "/api/orders/returns", Service: "orders", Weight: 100, Methods: []string{"POST"}, Rewrite: "/returns"},
-		{Name: "orders", Prefix: "/api/orders", Service: "orders", Weight: 25, Sticky: "header:X-Customer-ID"},
+		{RouteSettings: RouteSettings{Name: "/api/orders/returns", Prefix: "/api/orders/returns", Service: "orders", Weight: 100, Methods: []string{"POST"}, Rewrite: "/returns"}},
+		{RouteSettings: RouteSettings{Name: "orders", Prefix: "/api/orders", Service: "orders", Weight: 25, Sticky: "header:X-Customer-ID"}},
 	}
 	if !st.Ready || st.Generation != 1 || st.Legacy != "monolith" || st.Config != a.path || st.LoadedAt == nil {
 		t.Errorf("/api/status = %+v", st)

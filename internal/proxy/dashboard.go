@@ -46,14 +46,7 @@ type Headline struct {
 
 // RouteView is one row of the dashboard.
 type RouteView struct {
-	Name    string   `json:"name"`
-	Prefix  string   `json:"prefix"`
-	Service string   `json:"service"`
-	Weight  float64  `json:"weight"`
-	Methods []string `json:"methods,omitempty"`
-	Sticky  string   `json:"sticky,omitempty"`
-	// Fallback is true when legacy serves what the service cannot take.
-	Fallback bool `json:"fallback"`
+	RouteSettings
 	// Moved is true when the route sends everything to its service.
 	Moved bool `json:"moved"`
 	// Default marks the catch-all route, which only legacy serves.
@@ -174,9 +167,8 @@ func (h *Handler) routeView(g *generation, rt *routing.Route, now time.Time) (Ro
 	rf := &g.routes[rt.Index]
 	legacy := rf.legacy.live.Snapshot(now)
 	v := RouteView{
-		Name: rt.Name, Prefix: rt.Prefix, Service: rt.Service, Weight: rt.Weight,
-		Methods: slices.Clone(rt.Methods), Sticky: rt.Sticky, Fallback: rt.Fallback,
-		Moved: moved(rt), Default: rt.IsDefault(), Legacy: sideView(&legacy),
+		RouteSettings: routeSettings(rt),
+		Moved:         moved(rt), Default: rt.IsDefault(), Legacy: sideView(&legacy),
 	}
 	if rt.IsDefault() {
 		v.Weight = 0

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/strangler-proxy/strangler/internal/resilience"
+	"github.com/strangler-proxy/strangler/internal/routing"
 	"github.com/strangler-proxy/strangler/internal/shadow"
 )
 
@@ -31,8 +32,9 @@ type Status struct {
 	LastReload *ReloadResult `json:"last_reload,omitempty"`
 }
 
-// RouteStatus describes one live route.
-type RouteStatus struct {
+// RouteSettings are a live route's settings from routes.yaml, as the
+// admin API shows them in /api/status and /api/dashboard.
+type RouteSettings struct {
 	Name    string   `json:"name"`
 	Prefix  string   `json:"prefix"`
 	Service string   `json:"service"`
@@ -42,6 +44,19 @@ type RouteStatus struct {
 	Rewrite string   `json:"rewrite,omitempty"`
 	// Fallback is true when legacy serves what the service cannot take.
 	Fallback bool `json:"fallback"`
+}
+
+func routeSettings(rt *routing.Route) RouteSettings {
+	return RouteSettings{
+		Name: rt.Name, Prefix: rt.Prefix, Service: rt.Service, Weight: rt.Weight,
+		Methods: slices.Clone(rt.Methods), Sticky: rt.Sticky, Rewrite: rt.Rewrite,
+		Fallback: rt.Fallback,
+	}
+}
+
+// RouteStatus describes one live route.
+type RouteStatus struct {
+	RouteSettings
 	// Shadow describes the route's shadow copies, when it has any.
 	Shadow *ShadowStatus `json:"shadow,omitempty"`
 }
@@ -110,11 +125,7 @@ func (h *Handler) Status(r *Reloader) Status {
 		if rt.IsDefault() {
 			continue
 		}
-		s.Routes = append(s.Routes, RouteStatus{
-			Name: rt.Name, Prefix: rt.Prefix, Service: rt.Service, Weight: rt.Weight,
-			Methods: slices.Clone(rt.Methods), Sticky: rt.Sticky, Rewrite: rt.Rewrite,
-			Fallback: rt.Fallback,
-		})
+		s.Routes = append(s.Routes, RouteStatus{RouteSettings: routeSettings(rt)})
 		if sr := g.routes[rt.Index].shadow; sr != nil {
 			s.Routes[len(s.Routes)-1].Shadow = newShadowStatus(sr)
 		}
