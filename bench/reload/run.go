@@ -22,6 +22,10 @@ func run(ctx context.Context, pairs int, phase time.Duration, conns int) error {
 	if err != nil {
 		return err
 	}
+	sys0, err := benchkit.ReadSyscalls(rig.Strangler.Pid)
+	if err != nil {
+		return err
+	}
 	var quiet, busy result
 	writes := 0
 	for i := range pairs {
@@ -40,6 +44,10 @@ func run(ctx context.Context, pairs int, phase time.Duration, conns int) error {
 		}
 		fmt.Printf("pair %d/%d: without reloads p99 %.2fms, with reloads p99 %.2fms (%d rewrites)\n",
 			i+1, pairs, ms(quiet.last.p99()), ms(busy.last.p99()), n)
+	}
+	sys1, err := benchkit.ReadSyscalls(rig.Strangler.Pid)
+	if err != nil {
+		return err
 	}
 	if busy.writeErr != nil {
 		return busy.writeErr
@@ -62,6 +70,10 @@ func run(ctx context.Context, pairs int, phase time.Duration, conns int) error {
 		s := r.res.all
 		fmt.Printf("%-16s %9d %8.0f %8.2f %8.2f %7d\n", r.name, len(s.lat), float64(len(s.lat))/r.res.elapsed.Seconds(),
 			ms(s.quantile(0.50)), ms(s.p99()), s.errors)
+	}
+	if n := float64(len(quiet.all.lat) + len(busy.all.lat)); n > 0 {
+		fmt.Printf("strangler's system calls per request: %.2f reads, %.2f writes (from /proc/PID/io)\n",
+			float64(sys1.Reads-sys0.Reads)/n, float64(sys1.Writes-sys0.Writes)/n)
 	}
 	fmt.Printf("routes.yaml rewritten %d times; reloads: %.0f succeeded, %.0f failed\n", writes, ok, fail)
 	fmt.Printf("p99 with reloads / without: %.2f (target <= %.1f)\n", ratio, p99Limit)

@@ -65,3 +65,44 @@ func OpenFiles(pid int) (int, error) {
 	}
 	return len(entries), nil
 }
+
+// Syscalls are a process's read and write system call counts, from
+// /proc/PID/io (syscr, syscw): every read-family and write-family call,
+// sockets included.
+type Syscalls struct {
+	// Reads counts read, readv, recvfrom and the like.
+	Reads int64
+	// Writes counts write, writev, sendto and the like.
+	Writes int64
+}
+
+// ReadSyscalls reads the system call counts of pid.
+func ReadSyscalls(pid int) (Syscalls, error) {
+	path := fmt.Sprintf("/proc/%d/io", pid)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Syscalls{}, fmt.Errorf("read system call counts: %w", err)
+	}
+	var s Syscalls
+	var seen int
+	for _, line := range strings.Split(string(data), "\n") {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok || (key != "syscr" && key != "syscw") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+		if err != nil {
+			return Syscalls{}, fmt.Errorf("%s: %s: %w", path, key, err)
+		}
+		if key == "syscr" {
+			s.Reads = n
+		} else {
+			s.Writes = n
+		}
+		seen++
+	}
+	if seen != 2 {
+		return Syscalls{}, fmt.Errorf("%s: no syscr/syscw", path)
+	}
+	return s, nil
+}
