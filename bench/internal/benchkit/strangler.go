@@ -2,9 +2,10 @@
 // the strangler binary, starts it as a child process on loopback with a
 // routes.yaml it writes, starts a loopback backend, reads a process's
 // memory from /proc, and stops everything it started. It is used only by
-// the programs under bench/ and must not import the proxy's own packages
-// (internal/...): the checks treat strangler as a black box, exactly as a
-// user runs it.
+// the programs under bench/ and, outside its tests, must not import the
+// proxy's own packages (internal/...): the checks treat strangler as a
+// black box, exactly as a user runs it. Its tests use the routes.yaml
+// loader to prove that the config it writes is one strangler accepts.
 package benchkit
 
 import (
