@@ -17,14 +17,17 @@ type Record struct {
 	// Client is the peer address of the client connection.
 	Client string
 	// Method and Path are the request's method and cleaned path, without
-	// the query string (which may carry secrets).
+	// the query string (which may carry secrets). A request refused before
+	// it could be routed logs its path as sent, cut at 256 bytes.
 	Method, Path string
 	// Route is the name of the route that matched, "default" for the
-	// catch-all.
+	// catch-all; empty when the request was refused before routing.
 	Route string
-	// Side is "legacy" or "extracted": who answered.
+	// Side is "legacy" or "extracted": who answered; empty when strangler
+	// refused the request itself.
 	Side string
-	// Upstream names the upstream that answered.
+	// Upstream names the upstream that answered; empty when strangler
+	// refused the request itself.
 	Upstream string
 	// Status is the status code sent, 499 when the client went away first.
 	Status int

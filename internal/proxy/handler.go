@@ -149,16 +149,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Connection"] = []string{"close"}
 	}
 	if h.maxURI > 0 && len(r.RequestURI) > h.maxURI {
-		writeError(w, replyURITooLong, id)
+		h.refuse(w, r, replyURITooLong, id, traceID, start, nil)
 		return
 	}
 	if g == nil {
-		writeError(w, replyNotReady, id)
+		h.refuse(w, r, replyNotReady, id, traceID, start, nil)
 		return
 	}
 	clean, _, err := routing.CleanPath(r.URL)
 	if err != nil {
-		writeError(w, replyBadPath, id)
+		h.refuse(w, r, replyBadPath, id, traceID, start, nil)
 		return
 	}
 	route := g.table.Match(clean, r.Method)
@@ -167,7 +167,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.maxBody > 0 && r.ContentLength > f.maxBody {
 		// Refused before the body is read: the server sends no 100
 		// Continue, and no upstream is contacted.
-		writeError(w, replyBodyTooLarge, id)
+		h.refuse(w, r, replyBodyTooLarge, id, traceID, start, route)
 		return
 	}
 
@@ -217,6 +217,39 @@ func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, c
 			Status: status, Bytes: rec.bytes, Duration: took, Fallback: rec.fallback,
 		})
 	}
+}
+
+// refuse answers a request the proxy turns away itself, before any
+// upstream: too long a target, no table yet, a path it cannot route
+// safely, a body over the route's limit. The refusal is written to the
+// access log, with the route when one matched; it counts toward no
+// upstream's metrics, since no upstream saw it.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, reply errorReply, id, traceID string,
+	start time.Time, route *routing.Route) {
+	writeError(w, reply, id)
+	if h.access == nil || !h.access.Sampled() {
+		return
+	}
+	rec := accesslog.Record{
+		Time: start, RequestID: id, TraceID: traceID, Client: r.RemoteAddr, Method: r.Method,
+		Path: truncate(r.URL.Path, maxLoggedPath), Status: reply.status, Duration: time.Since(start),
+	}
+	if route != nil {
+		rec.Route = route.Name
+	}
+	h.access.Log(rec)
+}
+
+// maxLoggedPath bounds the path of a refused request in the access log: a
+// target refused for its length must not make a megabyte log line.
+const maxLoggedPath = 256
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 var _ http.Handler = (*Handler)(nil)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/strangler-proxy/strangler/internal/accesslog"
@@ -90,6 +91,13 @@ routes:
 `)
 	res, s := hs.forward(t, "GET", "/api/orders/1?secret=x", http.Header{"X-Request-Id": {"req-1"}})
 	_, body := hs.do(t, "GET", "/api/dead/2", http.Header{"X-Request-Id": {"req-2"}})
+	// Refused by strangler itself: logged too, without side or upstream.
+	if res, _ := hs.do(t, "GET", "/api/orders/..%5c..%5cadmin", http.Header{"X-Request-Id": {"req-3"}}); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("backslash path: %d, want 400", res.StatusCode)
+	}
+	if res, _ := hs.do(t, "GET", "/api/orders/"+strings.Repeat("x", DefaultMaxURIBytes), http.Header{"X-Request-Id": {"req-4"}}); res.StatusCode != http.StatusRequestURITooLong {
+		t.Fatalf("long target: %d, want 414", res.StatusCode)
+	}
 	access.Close()
 
 	type line struct {
@@ -115,8 +123,18 @@ routes:
 		}
 		lines = append(lines, l)
 	}
-	if len(lines) != 2 {
-		t.Fatalf("access log has %d lines, want 2:\n%s", len(lines), out.Bytes())
+	if len(lines) != 4 {
+		t.Fatalf("access log has %d lines, want 4:\n%s", len(lines), out.Bytes())
+	}
+	for i, want := range []struct {
+		id     string
+		status int
+	}{{"req-3", http.StatusBadRequest}, {"req-4", http.StatusRequestURITooLong}} {
+		l := lines[2+i]
+		if l.RequestID != want.id || l.Status != want.status || l.Side != "" || l.Upstream != "" ||
+			len(l.TraceID) != 32 || len(l.Path) > maxLoggedPath {
+			t.Errorf("refusal record = %+v, want %s with status %d, no side, a path of at most %d bytes", l, want.id, want.status, maxLoggedPath)
+		}
 	}
 	m := proxyTraceparent.FindStringSubmatch(s.Header.Get("Traceparent"))
 	if m == nil {
