@@ -20,23 +20,24 @@ type errorReply struct {
 	status     int
 	message    string
 	retryAfter string // Retry-After header value, or ""
+	reason     string // for a refusal, the reason label of strangler_refused_requests_total
 }
 
 var (
-	replyBadPath     = errorReply{http.StatusBadRequest, "bad request path", ""}
-	replyNotReady    = errorReply{http.StatusServiceUnavailable, "no routing table loaded yet", "1"}
-	replyUnavailable = errorReply{http.StatusBadGateway, "upstream unavailable", ""}
-	replyTimeout     = errorReply{http.StatusGatewayTimeout, "upstream timed out", ""}
+	replyBadPath     = errorReply{http.StatusBadRequest, "bad request path", "", "bad_path"}
+	replyNotReady    = errorReply{http.StatusServiceUnavailable, "no routing table loaded yet", "1", "not_ready"}
+	replyUnavailable = errorReply{http.StatusBadGateway, "upstream unavailable", "", ""}
+	replyTimeout     = errorReply{http.StatusGatewayTimeout, "upstream timed out", "", ""}
 	// replyShed answers a request the upstream's breaker, bulkhead or health
 	// checks refused without sending it anywhere.
-	replyShed = errorReply{http.StatusServiceUnavailable, "upstream temporarily unavailable", "1"}
+	replyShed = errorReply{http.StatusServiceUnavailable, "upstream temporarily unavailable", "1", ""}
 	// The client limits: a request target longer than MaxURIBytes, a body
 	// larger than the route's max_body, a body stalled past the body read
 	// timeout.
-	replyURITooLong   = errorReply{http.StatusRequestURITooLong, "request URI too long", ""}
-	replyBodyTooLarge = errorReply{http.StatusRequestEntityTooLarge, "request body too large", ""}
-	replyBodyTimeout  = errorReply{http.StatusRequestTimeout, "request body timed out", ""}
-	replyBadBody      = errorReply{http.StatusBadRequest, "malformed request body", ""}
+	replyURITooLong   = errorReply{http.StatusRequestURITooLong, "request URI too long", "", "uri_too_long"}
+	replyBodyTooLarge = errorReply{http.StatusRequestEntityTooLarge, "request body too large", "", "body_too_large"}
+	replyBodyTimeout  = errorReply{http.StatusRequestTimeout, "request body timed out", "", ""}
+	replyBadBody      = errorReply{http.StatusBadRequest, "malformed request body", "", ""}
 )
 
 // classify maps an error from forwarding r to the reply the client gets.

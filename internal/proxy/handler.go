@@ -221,23 +221,26 @@ func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, c
 
 // refuse answers a request the proxy turns away itself, before any
 // upstream: too long a target, no table yet, a path it cannot route
-// safely, a body over the route's limit. The refusal is written to the
-// access log, with the route when one matched; it counts toward no
-// upstream's metrics, since no upstream saw it.
+// safely, a body over the route's limit. The refusal is counted in
+// strangler_refused_requests_total and written to the access log, with the
+// route when one matched; it counts toward no upstream's metrics, since no
+// upstream saw it.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, reply errorReply, id, traceID string,
 	start time.Time, route *routing.Route) {
+	// Counted and logged before the answer goes out, so that whoever has
+	// the answer finds the refusal already counted.
+	h.metrics.refused.WithLabelValues(reply.reason).Inc()
+	if h.access != nil && h.access.Sampled() {
+		rec := accesslog.Record{
+			Time: start, RequestID: id, TraceID: traceID, Client: r.RemoteAddr, Method: r.Method,
+			Path: truncate(r.URL.Path, maxLoggedPath), Status: reply.status, Duration: time.Since(start),
+		}
+		if route != nil {
+			rec.Route = route.Name
+		}
+		h.access.Log(rec)
+	}
 	writeError(w, reply, id)
-	if h.access == nil || !h.access.Sampled() {
-		return
-	}
-	rec := accesslog.Record{
-		Time: start, RequestID: id, TraceID: traceID, Client: r.RemoteAddr, Method: r.Method,
-		Path: truncate(r.URL.Path, maxLoggedPath), Status: reply.status, Duration: time.Since(start),
-	}
-	if route != nil {
-		rec.Route = route.Name
-	}
-	h.access.Log(rec)
 }
 
 // maxLoggedPath bounds the path of a refused request in the access log: a

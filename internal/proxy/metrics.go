@@ -19,6 +19,7 @@ type metrics struct {
 	weight     *prometheus.GaugeVec
 	fallbacks  *prometheus.CounterVec
 	shadows    *prometheus.CounterVec
+	refused    *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	lastOK     prometheus.Gauge
 	lastOKTime prometheus.Gauge
@@ -53,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strangler_shadow_requests_total",
 			Help: "Shadow copies of a route's requests, by result: match, mismatch, error (the copy failed), dropped (the shadow queue was full), skipped (not comparable: too large, fallen back, or upgraded).",
 		}, []string{"route", "result"}),
+		refused: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "strangler_refused_requests_total",
+			Help: "Requests strangler turned away itself before any upstream saw them, by reason: bad_path (400), body_too_large (413), uri_too_long (414), not_ready (503, no table yet).",
+		}, []string{"reason"}),
 		reloads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_config_reloads_total",
 			Help: "Attempts to load routes.yaml, by result (success or failure). Unchanged files are not counted.",
@@ -70,10 +75,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Generation number of the live routing table; it grows by one with every successful reload.",
 		}),
 	}
-	// Both results exist from the start, so that rate() and increase()
-	// see the first failure.
+	// Every label value exists from the start, so that rate() and
+	// increase() see the first failure or refusal.
 	for _, result := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(result)
+	}
+	for _, r := range []errorReply{replyBadPath, replyBodyTooLarge, replyURITooLong, replyNotReady} {
+		m.refused.WithLabelValues(r.reason)
 	}
 	return m
 }

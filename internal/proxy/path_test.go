@@ -96,6 +96,9 @@ func TestBadPath(t *testing.T) {
 			t.Errorf("backend %s received %d requests, want none", name, n)
 		}
 	}
+	if got, _, err := metricValue(hs.reg, "strangler_refused_requests_total", map[string]string{"reason": "bad_path"}); err != nil || got != 6 {
+		t.Errorf("strangler_refused_requests_total{reason=bad_path} = %v (%v), want 6", got, err)
+	}
 }
 
 // TestAbsoluteFormTarget checks that a request target naming a host, as

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/strangler-proxy/strangler/internal/accesslog"
@@ -69,7 +71,7 @@ func TestTraceparent(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	hs := newHarness(t, "monolith", "orders")
-	var out bytes.Buffer // read only after Close, when the writer is done
+	var out lockedBuffer
 	access, err := accesslog.New(&out, accesslog.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +100,14 @@ routes:
 	if res, _ := hs.do(t, "GET", "/api/orders/"+strings.Repeat("x", DefaultMaxURIBytes), http.Header{"X-Request-Id": {"req-4"}}); res.StatusCode != http.StatusRequestURITooLong {
 		t.Fatalf("long target: %d, want 414", res.StatusCode)
 	}
+	// A request is logged once its answer is out, so the last records may
+	// still be on their way when the client has the answers.
+	eventually(t, "four access log records", func() error {
+		if n := bytes.Count(out.Bytes(), []byte("\n")); n < 4 {
+			return fmt.Errorf("%d records", n)
+		}
+		return nil
+	})
 	access.Close()
 
 	type line struct {
@@ -151,4 +161,24 @@ routes:
 		second.Fallback != reasonConnect || second.Status != 200 || second.Bytes != int64(len(body)) {
 		t.Errorf("second record = %+v, want legacy serving a connect_error fallback", second)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer the access log's writer and the test may
+// share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes returns a copy of what has been written.
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
 }
