@@ -28,16 +28,12 @@ func idle(ctx context.Context, n int) error {
 	if err := raiseFileLimit(uint64(n) + 1024); err != nil {
 		return err
 	}
-	rig, err := benchkit.NewRig(ctx, benchkit.Routes{Timeout: "5s", Weight: 50})
+	rig, before, err := startRig(ctx, "5s")
 	if err != nil {
 		return err
 	}
 	defer rig.Close()
 	pid := rig.Strangler.Pid
-	before, err := benchkit.ReadMemory(pid)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("strangler started: RSS %s\n", mib(before.RSS))
 
 	start := time.Now()

@@ -48,3 +48,18 @@ func main() {
 
 // mib formats bytes as MiB.
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/benchkit.MiB) }
+
+// startRig starts strangler, with the given upstream timeout, in front of
+// the benchmark backend, and reads its memory right after start-up.
+func startRig(ctx context.Context, timeout string) (*benchkit.Rig, benchkit.Memory, error) {
+	rig, err := benchkit.NewRig(ctx, benchkit.Routes{Timeout: timeout, Weight: 50})
+	if err != nil {
+		return nil, benchkit.Memory{}, err
+	}
+	before, err := benchkit.ReadMemory(rig.Strangler.Pid)
+	if err != nil {
+		rig.Close()
+		return nil, benchkit.Memory{}, err
+	}
+	return rig, before, nil
+}

@@ -19,16 +19,12 @@ const streamLimit = 64 * benchkit.MiB
 // them, then size bytes down from a backend that generates them, and
 // checks strangler's peak RSS (VmHWM) against streamLimit.
 func stream(ctx context.Context, size int64) error {
-	rig, err := benchkit.NewRig(ctx, benchkit.Routes{Timeout: "120s", Weight: 50})
+	rig, before, err := startRig(ctx, "120s")
 	if err != nil {
 		return err
 	}
 	defer rig.Close()
 	pid := rig.Strangler.Pid
-	before, err := benchkit.ReadMemory(pid)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("strangler started: RSS %s (peak %s)\n", mib(before.RSS), mib(before.Peak))
 
 	start := time.Now()

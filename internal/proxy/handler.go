@@ -184,7 +184,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// Deferred so that a response aborted mid-body (ReverseProxy
 		// panics with http.ErrAbortHandler) is still counted.
-		h.finish(rec, start, route, clean, traceID)
+		h.finish(rec, start, route, clean, id, traceID)
 	}()
 	f.proxy.ServeHTTP(rec, r)
 	if shadowing != nil {
@@ -199,7 +199,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // finish accounts for one answered request: metrics, the dashboard's last
 // minute, the legacy traffic inventory and the access log.
-func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, clean, traceID string) {
+func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, clean, id, traceID string) {
 	end := time.Now()
 	took := end.Sub(start)
 	status := rec.status()
@@ -211,7 +211,7 @@ func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, c
 	}
 	if h.access != nil && h.access.Sampled() {
 		h.access.Log(accesslog.Record{
-			Time: start, RequestID: rec.in.Header.Get(headerRequestID), TraceID: traceID,
+			Time: start, RequestID: id, TraceID: traceID,
 			Client: rec.in.RemoteAddr, Method: rec.in.Method, Path: clean,
 			Route: route.Name, Side: f.side.String(), Upstream: f.upstream.Name(),
 			Status: status, Bytes: rec.bytes, Duration: took, Fallback: rec.fallback,
