@@ -17,7 +17,8 @@ import (
 
 // RegistryOptions are the dependencies of a Registry. The zero value is
 // usable: no metrics registered, logs discarded, real clock and randomness,
-// one tuned *http.Transport per upstream.
+// one tuned transport per upstream (an h1client.Transport over a tuned
+// *http.Transport).
 type RegistryOptions struct {
 	// Registerer receives the package's collectors at NewRegistry. Nil means
 	// the collectors exist but are not registered anywhere.
@@ -32,7 +33,7 @@ type RegistryOptions struct {
 	// math/rand/v2.Float64. It must be safe for concurrent use.
 	Rand func() float64
 	// Transport, when set, is used by every upstream instead of its own
-	// tuned *http.Transport (tests). It must enforce its own response header
+	// tuned transport (tests). It must enforce its own response header
 	// timeout; Settings.Timeout is applied only to the built-in transport.
 	Transport http.RoundTripper
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/strangler-proxy/strangler/internal/h1client"
 )
 
 // Upstream is one resilient upstream: an http.RoundTripper to be used as the
@@ -32,7 +34,7 @@ type Upstream struct {
 	log      *slog.Logger
 
 	rt        http.RoundTripper
-	transport *http.Transport // ours to close; nil when injected
+	transport *h1client.Transport // ours to close; nil when injected
 
 	bulkhead *bulkhead
 	breaker  *breaker
@@ -96,21 +98,37 @@ func newUpstream(name string, s Settings, d upstreamDeps) (*Upstream, error) {
 	return u, nil
 }
 
-// newTransport returns the tuned transport of one upstream: many idle
-// connections per host, HTTP/1.1 only, bodies passed through untouched, no
-// environment proxy, and Timeout as the response header timeout.
-func newTransport(timeout time.Duration) *http.Transport {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
+// Connection pool settings of every upstream's transport.
+const (
+	dialTimeout    = 5 * time.Second
+	maxIdlePerHost = 256
+	idleTimeout    = 90 * time.Second
+)
+
+// newTransport returns the tuned transport of one upstream: bodyless GETs
+// and the like go through h1client on the request's own goroutine; the rest
+// through a net/http Transport with the same pool settings. Both keep many
+// idle connections per host, speak HTTP/1.1 only, pass bodies through
+// untouched, ignore any environment proxy and use timeout as the response
+// header timeout.
+func newTransport(timeout time.Duration) *h1client.Transport {
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	return &h1client.Transport{
+		Fallback: &http.Transport{
+			DialContext:           dialer.DialContext,
+			MaxIdleConns:          0,
+			MaxIdleConnsPerHost:   maxIdlePerHost,
+			IdleConnTimeout:       idleTimeout,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: 1 * time.Second,
+			ResponseHeaderTimeout: timeout,
+			ForceAttemptHTTP2:     false,
+			DisableCompression:    true,
+		},
+		Dial:                  dialer.DialContext,
+		MaxIdlePerHost:        maxIdlePerHost,
+		IdleTimeout:           idleTimeout,
 		ResponseHeaderTimeout: timeout,
-		ForceAttemptHTTP2:     false,
-		DisableCompression:    true,
 	}
 }
 
@@ -269,7 +287,7 @@ func (u *Upstream) close() {
 	u.cancel()
 	u.checks.Wait()
 	if u.transport != nil {
-		u.transport.CloseIdleConnections()
+		u.transport.Close()
 	}
 }
 

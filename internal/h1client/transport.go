@@ -1,0 +1,224 @@
+package h1client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Transport is an http.RoundTripper for plain-HTTP upstreams; see the
+// package documentation for which requests it takes itself. The zero value
+// is not usable: set Fallback and Dial.
+type Transport struct {
+	// Fallback carries every request Transport does not take itself.
+	Fallback http.RoundTripper
+	// Dial opens a new connection to addr ("host:port").
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// MaxIdlePerHost is how many idle keep-alive connections are kept per
+	// host. Zero keeps none.
+	MaxIdlePerHost int
+	// IdleTimeout is how long an idle connection may wait in the pool
+	// before it is closed instead of used. Zero means no limit.
+	IdleTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the answer's status line
+	// and headers once the request is written. Zero means no limit (the
+	// request's context still applies).
+	ResponseHeaderTimeout time.Duration
+
+	mu     sync.Mutex
+	idle   map[string][]*conn // per host, most recently used last
+	closed bool
+}
+
+// RoundTrip sends req and returns the answer. The caller must read the
+// body to its end or close it; only then is the connection reused.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !takes(req) {
+		return t.Fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	host := dialAddress(req.URL)
+	fresh := false
+	for {
+		c, err := t.get(ctx, host, fresh)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.exchange(ctx, req, t.ResponseHeaderTimeout)
+		if err == nil {
+			return resp, nil
+		}
+		c.close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("round trip to %s: %w", host, context.Cause(ctx))
+		}
+		// A pooled connection the upstream closed while it sat idle fails
+		// before any byte of an answer arrives. The request is safe to send
+		// again, once, on a new connection.
+		var stale *staleError
+		if fresh || !c.reused || !errors.As(err, &stale) {
+			return nil, fmt.Errorf("round trip to %s: %w", host, err)
+		}
+		// The connections that have waited longer than this one most
+		// likely met the same end: close them rather than try each.
+		t.closeIdleSince(host, c.idleSince)
+		fresh = true
+	}
+}
+
+// dialAddress is the host:port to dial for u, port 80 when u names none.
+func dialAddress(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// takes reports whether req is one Transport sends itself: plain HTTP, no
+// body, a method that may be sent twice, no upgrade and no 100-continue.
+func takes(req *http.Request) bool {
+	if req.URL.Scheme != "http" || req.Close {
+		return false
+	}
+	if (req.Body != nil && req.Body != http.NoBody) || req.ContentLength != 0 ||
+		len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+	default:
+		return false
+	}
+	h := req.Header
+	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0
+}
+
+// get returns an idle connection to host, or a new one when there is none
+// or fresh is set.
+func (t *Transport) get(ctx context.Context, host string, fresh bool) (*conn, error) {
+	if !fresh {
+		if c := t.takeIdle(host); c != nil {
+			return c, nil
+		}
+	}
+	nc, err := t.Dial(ctx, "tcp", host)
+	if err != nil {
+		return nil, err // a *net.OpError with Op "dial": callers recognise it
+	}
+	return newConn(t, host, nc), nil
+}
+
+// takeIdle pops the most recently used idle connection to host, closing the
+// ones that waited longer than IdleTimeout.
+func (t *Transport) takeIdle(host string) *conn {
+	var expired []*conn
+	t.mu.Lock()
+	stack := t.idle[host]
+	var c *conn
+	for len(stack) > 0 {
+		c = stack[len(stack)-1]
+		stack[len(stack)-1] = nil
+		stack = stack[:len(stack)-1]
+		if !t.expired(c, time.Now()) {
+			break
+		}
+		expired = append(expired, c)
+		c = nil
+	}
+	if t.idle != nil {
+		t.idle[host] = stack
+	}
+	t.mu.Unlock()
+	for _, e := range expired {
+		e.close()
+	}
+	return c
+}
+
+// closeIdleSince closes the idle connections to host that went idle at or
+// before since.
+func (t *Transport) closeIdleSince(host string, since time.Time) {
+	t.mu.Lock()
+	stack := t.idle[host]
+	n := 0 // the stack is oldest first: count the ones to close
+	for n < len(stack) && !stack[n].idleSince.After(since) {
+		n++
+	}
+	old := make([]*conn, n)
+	copy(old, stack[:n])
+	if n > 0 {
+		t.idle[host] = append(stack[:0], stack[n:]...)
+	}
+	t.mu.Unlock()
+	for _, c := range old {
+		c.close()
+	}
+}
+
+func (t *Transport) expired(c *conn, now time.Time) bool {
+	return t.IdleTimeout > 0 && now.Sub(c.idleSince) > t.IdleTimeout
+}
+
+// putIdle returns c to the pool, or closes it when the pool is full or
+// closed. The oldest connection is closed too when it has expired, so that
+// connections left over from a burst do not linger while traffic goes on.
+func (t *Transport) putIdle(c *conn) {
+	now := time.Now()
+	c.idleSince = now
+	c.reused = true
+	var drop *conn
+	t.mu.Lock()
+	stack := t.idle[c.host]
+	switch {
+	case t.closed || len(stack) >= t.MaxIdlePerHost:
+		drop = c
+	default:
+		if len(stack) > 0 && t.expired(stack[0], now) {
+			drop = stack[0]
+			copy(stack, stack[1:])
+			stack = stack[:len(stack)-1]
+		}
+		if t.idle == nil {
+			t.idle = make(map[string][]*conn)
+		}
+		t.idle[c.host] = append(stack, c)
+	}
+	t.mu.Unlock()
+	if drop != nil {
+		drop.close()
+	}
+}
+
+// CloseIdleConnections closes every idle connection, here and in the
+// fallback transport. Connections in use return to the pool when their
+// answers end, unless Close was called.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, stack := range idle {
+		for _, c := range stack {
+			c.close()
+		}
+	}
+	if ci, ok := t.Fallback.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// Close closes the idle connections and keeps any connection in use from
+// returning to the pool.
+func (t *Transport) Close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.CloseIdleConnections()
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
