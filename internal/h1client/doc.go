@@ -9,7 +9,8 @@
 // hand-offs cost more than the HTTP work itself. Transport here writes the
 // request and reads the answer from the caller's goroutine, keeps idle
 // keep-alive connections in a per-host stack, and returns a connection to it
-// when the answer's body has been read to its end.
+// when the answer's body has been read to its end. One timer per Transport
+// closes idle connections once they have waited IdleTimeout.
 //
 // It takes only requests that are safe to send again on a fresh connection
 // when a pooled one turns out to have been closed by the upstream: no body,

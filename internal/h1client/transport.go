@@ -31,8 +31,13 @@ type Transport struct {
 	ResponseHeaderTimeout time.Duration
 
 	mu     sync.Mutex
-	idle   map[string][]*conn // per host, most recently used last
+	idle   map[string][]*conn // per host, oldest first, most recently used last
 	closed bool
+	// sweep closes idle connections once they expire, so that they do not
+	// outlive IdleTimeout when no request comes to look at the pool. It is
+	// armed, for the oldest idle connection, only while some wait.
+	sweep      *time.Timer
+	sweepArmed bool
 }
 
 // RoundTrip sends req and returns the answer. The caller must read the
@@ -114,7 +119,7 @@ func (t *Transport) get(ctx context.Context, host string, fresh bool) (*conn, er
 }
 
 // takeIdle pops the most recently used idle connection to host, closing the
-// ones that waited longer than IdleTimeout.
+// ones on top of it that waited IdleTimeout or longer.
 func (t *Transport) takeIdle(host string) *conn {
 	var expired []*conn
 	t.mu.Lock()
@@ -134,9 +139,7 @@ func (t *Transport) takeIdle(host string) *conn {
 		t.idle[host] = stack
 	}
 	t.mu.Unlock()
-	for _, e := range expired {
-		e.close()
-	}
+	closeAll(expired)
 	return c
 }
 
@@ -144,54 +147,100 @@ func (t *Transport) takeIdle(host string) *conn {
 // before since.
 func (t *Transport) closeIdleSince(host string, since time.Time) {
 	t.mu.Lock()
+	old := t.popOldestLocked(host, nil, func(c *conn) bool { return !c.idleSince.After(since) })
+	t.mu.Unlock()
+	closeAll(old)
+}
+
+// popOldestLocked removes from the bottom of host's stack the connections
+// that match, oldest first, up to the first one that does not, and
+// returns them appended to into. t.mu must be held.
+func (t *Transport) popOldestLocked(host string, into []*conn, match func(*conn) bool) []*conn {
 	stack := t.idle[host]
-	n := 0 // the stack is oldest first: count the ones to close
-	for n < len(stack) && !stack[n].idleSince.After(since) {
+	n := 0
+	for n < len(stack) && match(stack[n]) {
 		n++
 	}
-	old := make([]*conn, n)
-	copy(old, stack[:n])
-	if n > 0 {
-		t.idle[host] = append(stack[:0], stack[n:]...)
+	if n == 0 {
+		return into
+	}
+	into = append(into, stack[:n]...)
+	rest := copy(stack, stack[n:])
+	clear(stack[rest:]) // no closed connection stays reachable from the array
+	if rest == 0 {
+		delete(t.idle, host)
+	} else {
+		t.idle[host] = stack[:rest]
+	}
+	return into
+}
+
+// sweepIdle runs on the sweep timer: it closes the idle connections that
+// have expired and arms the timer again for the oldest one left.
+func (t *Transport) sweepIdle() {
+	now := time.Now()
+	var old []*conn
+	var oldest time.Time
+	t.mu.Lock()
+	t.sweepArmed = false
+	for host := range t.idle {
+		old = t.popOldestLocked(host, old, func(c *conn) bool { return t.expired(c, now) })
+		if stack := t.idle[host]; len(stack) > 0 && (oldest.IsZero() || stack[0].idleSince.Before(oldest)) {
+			oldest = stack[0].idleSince
+		}
+	}
+	if !oldest.IsZero() {
+		t.armSweepLocked(oldest.Add(t.IdleTimeout).Sub(now))
 	}
 	t.mu.Unlock()
-	for _, c := range old {
+	closeAll(old)
+}
+
+// armSweepLocked makes the sweep timer fire after d, unless it is already
+// armed, the pool is closed or idle connections never expire. t.mu must be
+// held.
+func (t *Transport) armSweepLocked(d time.Duration) {
+	if t.sweepArmed || t.closed || t.IdleTimeout <= 0 {
+		return
+	}
+	t.sweepArmed = true
+	if t.sweep == nil {
+		t.sweep = time.AfterFunc(d, t.sweepIdle)
+		return
+	}
+	t.sweep.Reset(d)
+}
+
+// expired reports whether c has waited in the pool for IdleTimeout or
+// longer.
+func (t *Transport) expired(c *conn, now time.Time) bool {
+	return t.IdleTimeout > 0 && now.Sub(c.idleSince) >= t.IdleTimeout
+}
+
+func closeAll(conns []*conn) {
+	for _, c := range conns {
 		c.close()
 	}
 }
 
-func (t *Transport) expired(c *conn, now time.Time) bool {
-	return t.IdleTimeout > 0 && now.Sub(c.idleSince) > t.IdleTimeout
-}
-
 // putIdle returns c to the pool, or closes it when the pool is full or
-// closed. The oldest connection is closed too when it has expired, so that
-// connections left over from a burst do not linger while traffic goes on.
+// closed.
 func (t *Transport) putIdle(c *conn) {
-	now := time.Now()
-	c.idleSince = now
+	c.idleSince = time.Now()
 	c.reused = true
-	var drop *conn
 	t.mu.Lock()
 	stack := t.idle[c.host]
-	switch {
-	case t.closed || len(stack) >= t.MaxIdlePerHost:
-		drop = c
-	default:
-		if len(stack) > 0 && t.expired(stack[0], now) {
-			drop = stack[0]
-			copy(stack, stack[1:])
-			stack = stack[:len(stack)-1]
-		}
-		if t.idle == nil {
-			t.idle = make(map[string][]*conn)
-		}
-		t.idle[c.host] = append(stack, c)
+	if t.closed || len(stack) >= t.MaxIdlePerHost {
+		t.mu.Unlock()
+		c.close()
+		return
 	}
+	if t.idle == nil {
+		t.idle = make(map[string][]*conn)
+	}
+	t.idle[c.host] = append(stack, c)
+	t.armSweepLocked(t.IdleTimeout)
 	t.mu.Unlock()
-	if drop != nil {
-		drop.close()
-	}
 }
 
 // CloseIdleConnections closes every idle connection, here and in the
@@ -203,9 +252,7 @@ func (t *Transport) CloseIdleConnections() {
 	t.idle = nil
 	t.mu.Unlock()
 	for _, stack := range idle {
-		for _, c := range stack {
-			c.close()
-		}
+		closeAll(stack)
 	}
 	if ci, ok := t.Fallback.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
@@ -217,6 +264,9 @@ func (t *Transport) CloseIdleConnections() {
 func (t *Transport) Close() {
 	t.mu.Lock()
 	t.closed = true
+	if t.sweep != nil {
+		t.sweep.Stop()
+	}
 	t.mu.Unlock()
 	t.CloseIdleConnections()
 }

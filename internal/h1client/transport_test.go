@@ -793,48 +793,73 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
-// TestExpiredOldestDroppedOnReturn proves returning a connection to the
-// pool closes the oldest idle one once it has expired, with no request
-// taking from the pool.
-func TestExpiredOldestDroppedOnReturn(t *testing.T) {
+// TestIdleSweptWithoutRequests proves an idle connection is closed once
+// IdleTimeout has passed even when no request comes to look at the pool,
+// and that the sweep comes back for connections pooled after it ran.
+func TestIdleSweptWithoutRequests(t *testing.T) {
+	srv := newCountedServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	d := &countingDialer{}
+	tr := newTransport(t, d)
+	tr.IdleTimeout = 20 * time.Millisecond
+
+	for round := int32(1); round <= 2; round++ {
+		fetch(t, tr, http.MethodGet, srv.URL)
+		eventually(t, "the idle connection to be swept", func() bool { return srv.closed.Load() == round })
+		if srv.open() != 0 || d.count() != int(round) {
+			t.Fatalf("round %d: server has %d open, dials %d; want 0 and %d", round, srv.open(), d.count(), round)
+		}
+	}
+}
+
+// TestSweepKeepsFreshConnections proves the sweep closes only the
+// connections that expired, and comes back for the ones it left.
+func TestSweepKeepsFreshConnections(t *testing.T) {
 	release := make(chan struct{})
 	srv := newCountedServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
-			w.Header().Set("Content-Length", "4")
-			w.WriteHeader(http.StatusOK)
-			w.(http.Flusher).Flush()
 			select {
 			case <-release:
 			case <-time.After(waitLimit):
 			}
-			io.WriteString(w, "slow")
-			return
 		}
-		io.WriteString(w, "fast")
+		io.WriteString(w, "ok")
 	})
-	d := &countingDialer{}
-	tr := newTransport(t, d)
-	tr.IdleTimeout = time.Millisecond
+	tr := newTransport(t, &countingDialer{})
+	tr.IdleTimeout = time.Second
 
-	slow, err := tr.RoundTrip(newRequest(t, t.Context(), http.MethodGet, srv.URL+"/slow"))
-	if err != nil {
+	slow := make(chan error, 1)
+	go func() {
+		_, _, err := tryFetch(tr, newRequest(t, t.Context(), http.MethodGet, srv.URL+"/slow"))
+		slow <- err
+	}()
+	eventually(t, "the slow request to be in flight", func() bool { return srv.open() == 1 })
+	fetch(t, tr, http.MethodGet, srv.URL+"/fast") // a second connection, idle from now
+	fastIdle := time.Now()
+	eventually(t, "the fast connection to wait a quarter of IdleTimeout", func() bool {
+		return time.Since(fastIdle) > tr.IdleTimeout/4
+	})
+	close(release) // the slow connection goes idle well before the fast one expires
+	if err := <-slow; err != nil {
 		t.Fatal(err)
 	}
-	defer slow.Body.Close()
-	fetch(t, tr, http.MethodGet, srv.URL+"/fast") // a second connection, now idle
-	pooled := time.Now()
-	eventually(t, "time to pass", func() bool { return time.Since(pooled) > 10*time.Millisecond })
-	if srv.open() != 2 {
-		t.Fatalf("server has %d connections open, want 2", srv.open())
+	slowIdle := time.Now()
+	eventually(t, "the first idle connection to be swept", func() bool { return srv.closed.Load() >= 1 })
+	// The sweep takes connections out of the pool before closing them.
+	if got := idleCount(tr); got != 1 && time.Since(slowIdle) < tr.IdleTimeout {
+		t.Fatalf("after the first sweep %d connections are idle in the pool, want 1", got)
 	}
-	close(release)
-	if b, err := io.ReadAll(slow.Body); err != nil || string(b) != "slow" {
-		t.Fatalf("slow body %q, %v", b, err)
+	eventually(t, "the second idle connection to be swept", func() bool { return srv.closed.Load() == 2 })
+}
+
+// idleCount is how many connections wait in tr's pool, over all hosts.
+func idleCount(tr *Transport) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	n := 0
+	for _, stack := range tr.idle {
+		n += len(stack)
 	}
-	eventually(t, "the expired idle connection to close", func() bool { return srv.closed.Load() == 1 })
-	if srv.open() != 1 || d.count() != 2 {
-		t.Errorf("server has %d open, dials %d; want 1 and 2", srv.open(), d.count())
-	}
+	return n
 }
 
 // TestCloseIdleConnections proves idle connections are closed, here and in
