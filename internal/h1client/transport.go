@@ -167,11 +167,7 @@ func (t *Transport) popOldestLocked(host string, into []*conn, match func(*conn)
 	into = append(into, stack[:n]...)
 	rest := copy(stack, stack[n:])
 	clear(stack[rest:]) // no closed connection stays reachable from the array
-	if rest == 0 {
-		delete(t.idle, host)
-	} else {
-		t.idle[host] = stack[:rest]
-	}
+	t.idle[host] = stack[:rest]
 	return into
 }
 
@@ -217,6 +213,7 @@ func (t *Transport) expired(c *conn, now time.Time) bool {
 	return t.IdleTimeout > 0 && now.Sub(c.idleSince) >= t.IdleTimeout
 }
 
+// closeAll closes conns; callers call it after releasing t.mu.
 func closeAll(conns []*conn) {
 	for _, c := range conns {
 		c.close()
