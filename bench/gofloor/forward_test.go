@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Every mode must forward keep-alive GETs one after another on the same
+// client connection and reuse its backend connection: a reference that
+// redials or drops the client would measure something else.
+func TestModesForwardOverKeepAlive(t *testing.T) {
+	for _, mode := range []string{"loop", "watch", "lazy", "nethttp"} {
+		t.Run(mode, func(t *testing.T) {
+			var dials atomic.Int32
+			backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/slow") {
+					// Slower than the lazy mode's watch delay, so that
+					// its watch starts and must end cleanly.
+					<-time.After(20 * testWatchAfter)
+				}
+				fmt.Fprintf(w, "path=%s %s", r.URL.Path, strings.Repeat("x", 1024))
+			}))
+			backend.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					dials.Add(1)
+				}
+			}
+			backend.Start()
+			defer backend.Close()
+
+			addr := startFloor(t, mode, backend.Listener.Addr().String())
+			var clientDials atomic.Int32
+			dialer := &net.Dialer{Timeout: 5 * time.Second}
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+				MaxIdleConnsPerHost: 1,
+				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					clientDials.Add(1)
+					return dialer.DialContext(ctx, network, addr)
+				},
+			}}
+			defer client.CloseIdleConnections()
+			for i := range 20 {
+				path := fmt.Sprintf("/item/%d", i)
+				if i%5 == 4 {
+					path += "/slow"
+				}
+				resp, err := client.Get("http://" + addr + path)
+				if err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Fatalf("request %d: status %d, err %v", i, resp.StatusCode, err)
+				}
+				if want := "path=" + path + " "; !strings.HasPrefix(string(body), want) || len(body) != len(want)+1024 {
+					t.Fatalf("request %d: body %.40q (%d bytes), want %q and 1 KiB", i, body, len(body), want)
+				}
+			}
+			if n := clientDials.Load(); n != 1 {
+				t.Errorf("client needed %d connections for 20 sequential requests, want 1 (kept alive)", n)
+			}
+			if n := dials.Load(); n != 1 {
+				t.Errorf("backend saw %d connections for 20 sequential requests, want 1 (pooled)", n)
+			}
+		})
+	}
+}
+
+func TestUnknownModeIsRefused(t *testing.T) {
+	if _, err := serverFor("epoll", testWatchAfter); err == nil || !strings.Contains(err.Error(), "epoll") {
+		t.Fatalf("serverFor(epoll) = %v, want an error naming the mode", err)
+	}
+}
+
+// testWatchAfter is the lazy mode's delay in tests.
+const testWatchAfter = time.Millisecond
+
+// startFloor serves mode on a loopback port until the test ends and
+// returns the address.
+func startFloor(t testing.TB, mode, backend string) string {
+	t.Helper()
+	serve, err := serverFor(mode, testWatchAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &forwarder{backend: backend}
+	stopped := make(chan struct{})
+	go func() {
+		serve(ln, f)
+		close(stopped)
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			t.Error("server did not stop after its listener closed")
+		}
+		f.closeIdle()
+	})
+	return ln.Addr().String()
+}
+
+// BenchmarkForward is one keep-alive GET of 1 KiB through each mode, client
+// and backend in the same process, to set its allocations beside those of
+// internal/proxy's BenchmarkProxy (which includes "direct", the same GET
+// without a proxy).
+func BenchmarkForward(b *testing.B) {
+	body := strings.Repeat("x", 1024)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, body)
+	}))
+	defer backend.Close()
+	for _, mode := range []string{"loop", "nethttp"} {
+		b.Run(mode, func(b *testing.B) {
+			addr := startFloor(b, mode, backend.Listener.Addr().String())
+			client := &http.Client{Timeout: 5 * time.Second}
+			defer client.CloseIdleConnections()
+			url := "http://" + addr + "/"
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := client.Get(url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
