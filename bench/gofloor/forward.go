@@ -59,7 +59,8 @@ func (f *forwarder) closeIdle() {
 
 // exchange sends req to the backend and returns its answer. The caller
 // closes the body and then calls done, telling whether the body was read to
-// its end: only then does the connection go back to the pool.
+// its end: only then, and if the backend keeps it open, does the connection
+// go back to the pool.
 func (f *forwarder) exchange(req *http.Request) (resp *http.Response, done func(readAll bool), err error) {
 	c, err := f.get()
 	if err != nil {
@@ -79,7 +80,7 @@ func (f *forwarder) exchange(req *http.Request) (resp *http.Response, done func(
 		return nil, nil, fmt.Errorf("read answer: %w", err)
 	}
 	return resp, func(readAll bool) {
-		if readAll {
+		if readAll && !resp.Close {
 			f.put(c)
 		} else {
 			c.Close()
@@ -92,6 +93,7 @@ func (f *forwarder) exchange(req *http.Request) (resp *http.Response, done func(
 // client while the backend works, and is stopped with a read deadline in
 // the past once the answer is in, which is what net/http's server does for
 // every request without a body.
+//
 // With watchAfter above zero, the background read starts only once the
 // backend has taken that long: a timer per request instead of a goroutine.
 func serveLoop(ln net.Listener, f *forwarder, watch bool, watchAfter time.Duration) error {
