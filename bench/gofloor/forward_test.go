@@ -19,23 +19,7 @@ import (
 func TestModesForwardOverKeepAlive(t *testing.T) {
 	for _, mode := range []string{"loop", "watch", "lazy", "nethttp"} {
 		t.Run(mode, func(t *testing.T) {
-			var dials atomic.Int32
-			backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/slow") {
-					// Slower than the lazy mode's watch delay, so that
-					// its watch starts and must end cleanly.
-					<-time.After(20 * testWatchAfter)
-				}
-				fmt.Fprintf(w, "path=%s %s", r.URL.Path, strings.Repeat("x", 1024))
-			}))
-			backend.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-				if s == http.StateNew {
-					dials.Add(1)
-				}
-			}
-			backend.Start()
-			defer backend.Close()
-
+			backend, dials := startBackend(t)
 			addr := startFloor(t, mode, backend.Listener.Addr().String())
 			var clientDials atomic.Int32
 			dialer := &net.Dialer{Timeout: 5 * time.Second}
@@ -75,10 +59,65 @@ func TestModesForwardOverKeepAlive(t *testing.T) {
 	}
 }
 
+// An answer with Connection: close ends that backend connection; the next
+// request must get a fresh one, not fail on the closed one.
+func TestClosedBackendConnectionIsNotReused(t *testing.T) {
+	for _, mode := range []string{"loop", "nethttp"} {
+		t.Run(mode, func(t *testing.T) {
+			backend, dials := startBackend(t)
+			addr := startFloor(t, mode, backend.Listener.Addr().String())
+			for i, path := range []string{"/close", "/a", "/close", "/b"} {
+				// A new client connection per request, so that a failure
+				// shows as an error instead of a silent retry on another
+				// one, and without Connection: close, which the forwarder
+				// would pass on to the backend.
+				transport := &http.Transport{}
+				client := &http.Client{Timeout: 5 * time.Second, Transport: transport}
+				resp, err := client.Get("http://" + addr + path)
+				if err != nil {
+					t.Fatalf("request %d (%s): %v", i, path, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				transport.CloseIdleConnections()
+			}
+			if n := dials.Load(); n != 3 {
+				t.Errorf("backend saw %d connections, want 3 (one, then one after each close)", n)
+			}
+		})
+	}
+}
+
 func TestUnknownModeIsRefused(t *testing.T) {
 	if _, err := serverFor("epoll", testWatchAfter); err == nil || !strings.Contains(err.Error(), "epoll") {
 		t.Fatalf("serverFor(epoll) = %v, want an error naming the mode", err)
 	}
+}
+
+// startBackend serves 1 KiB answers naming the path until the test ends,
+// closing the connection after paths ending in /close and answering paths
+// ending in /slow after the lazy mode's watch has started; dials counts
+// the connections it accepted.
+func startBackend(t *testing.T) (backend *httptest.Server, dials *atomic.Int32) {
+	t.Helper()
+	dials = new(atomic.Int32)
+	backend = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/close") {
+			w.Header().Set("Connection", "close")
+		}
+		if strings.HasSuffix(r.URL.Path, "/slow") {
+			<-time.After(20 * testWatchAfter)
+		}
+		fmt.Fprintf(w, "path=%s %s", r.URL.Path, strings.Repeat("x", 1024))
+	}))
+	backend.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	backend.Start()
+	t.Cleanup(backend.Close)
+	return backend, dials
 }
 
 // testWatchAfter is the lazy mode's delay in tests.
