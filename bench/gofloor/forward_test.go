@@ -88,6 +88,14 @@ func TestClosedBackendConnectionIsNotReused(t *testing.T) {
 	}
 }
 
+func TestOnlyLoopbackIsServed(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", ":0", "localhost"} {
+		if err := run(listen, "127.0.0.1:1", "loop"); err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("run(%q) = %v, want a refusal naming loopback", listen, err)
+		}
+	}
+}
+
 func TestUnknownModeIsRefused(t *testing.T) {
 	if _, err := serverFor("epoll", testWatchAfter); err == nil || !strings.Contains(err.Error(), "epoll") {
 		t.Fatalf("serverFor(epoll) = %v, want an error naming the mode", err)

@@ -20,7 +20,7 @@
 //	         has not answered within 50 ms: one timer per request instead
 //	nethttp  net/http's Server, with a handler that forwards the same way
 //
-// It serves until it is killed; it must only ever listen on loopback.
+// It serves until it is killed, and only on a loopback address.
 package main
 
 import (
@@ -48,6 +48,9 @@ func run(listen, backend, mode string) error {
 	serve, err := serverFor(mode, lazyWatchAfter)
 	if err != nil {
 		return err
+	}
+	if host, _, err := net.SplitHostPort(listen); err != nil || !net.ParseIP(host).IsLoopback() {
+		return fmt.Errorf("listen address %q: want a loopback IP and a port, such as 127.0.0.1:18084", listen)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
