@@ -156,7 +156,9 @@ func watchClient(c net.Conn) func() {
 
 // copyBuffers holds the buffers answers are copied through, as strangler's
 // forwarder pools its own.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
+
+const copyBufferSize = 32 << 10
 
 // watchClientAfter arms a timer that starts watchClient after d; the
 // returned function disarms it or ends the watch it started.
@@ -198,10 +200,10 @@ func serveNetHTTP(ln net.Listener, f *forwarder) error {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(resp.StatusCode)
-		buf := copyBuffers.Get().(*[]byte)
+		buf := copyBuffers.Get().(*[copyBufferSize]byte)
 		// Hide the writer's ReadFrom, which would send the first 512
 		// bytes in a write of their own.
-		_, err = io.CopyBuffer(struct{ io.Writer }{w}, resp.Body, *buf)
+		_, err = io.CopyBuffer(struct{ io.Writer }{w}, resp.Body, buf[:])
 		copyBuffers.Put(buf)
 		resp.Body.Close()
 		done(err == nil)

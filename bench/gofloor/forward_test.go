@@ -11,13 +11,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/strangler-proxy/strangler/internal/resilience"
 )
 
 // Every mode must forward keep-alive GETs one after another on the same
 // client connection and reuse its backend connection: a reference that
 // redials or drops the client would measure something else.
 func TestModesForwardOverKeepAlive(t *testing.T) {
-	for _, mode := range []string{"loop", "watch", "lazy", "nethttp"} {
+	for _, mode := range []string{"loop", "watch", "lazy", "nethttp", "reverseproxy", "h1client", "resilience"} {
 		t.Run(mode, func(t *testing.T) {
 			backend, dials := startBackend(t)
 			addr := startFloor(t, mode, backend.Listener.Addr().String())
@@ -62,7 +66,7 @@ func TestModesForwardOverKeepAlive(t *testing.T) {
 // An answer with Connection: close ends that backend connection; the next
 // request must get a fresh one, not fail on the closed one.
 func TestClosedBackendConnectionIsNotReused(t *testing.T) {
-	for _, mode := range []string{"loop", "nethttp"} {
+	for _, mode := range []string{"loop", "nethttp", "reverseproxy"} {
 		t.Run(mode, func(t *testing.T) {
 			backend, dials := startBackend(t)
 			addr := startFloor(t, mode, backend.Listener.Addr().String())
@@ -93,6 +97,20 @@ func TestOnlyLoopbackIsServed(t *testing.T) {
 		if err := run(listen, "127.0.0.1:1", "loop"); err == nil || !strings.Contains(err.Error(), "loopback") {
 			t.Errorf("run(%q) = %v, want a refusal naming loopback", listen, err)
 		}
+	}
+}
+
+// The resilience mode must run the layer as bench/run configures strangler,
+// not with defaults that a mistyped key would leave in place.
+func TestBenchUpstreamSettingsAreTheHarnessOnes(t *testing.T) {
+	var s resilience.Settings
+	if err := yaml.Unmarshal([]byte(benchUpstream), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Timeout != 5*time.Second || s.Breaker.MinRequests != 20 || s.Breaker.OpenFor != 15*time.Second ||
+		s.Bulkhead.MaxConcurrent != 1000 || s.Bulkhead.MaxWait != 100*time.Millisecond ||
+		s.Retry.Attempts != 2 || s.Retry.Budget != 0.2 {
+		t.Errorf("settings parsed as %+v", s)
 	}
 }
 
@@ -171,7 +189,7 @@ func BenchmarkForward(b *testing.B) {
 		io.WriteString(w, body)
 	}))
 	defer backend.Close()
-	for _, mode := range []string{"loop", "nethttp"} {
+	for _, mode := range []string{"loop", "nethttp", "reverseproxy"} {
 		b.Run(mode, func(b *testing.B) {
 			addr := startFloor(b, mode, backend.Listener.Addr().String())
 			client := &http.Client{Timeout: 5 * time.Second}

@@ -19,6 +19,14 @@
 //	lazy     loop, with the background read started only when the backend
 //	         has not answered within 50 ms: one timer per request instead
 //	nethttp  net/http's Server, with a handler that forwards the same way
+//	reverseproxy
+//	         nethttp with httputil.ReverseProxy as the handler, over the
+//	         same exchange: what its header rules cost
+//	h1client reverseproxy over strangler's own upstream client
+//	resilience
+//	         h1client wrapped in strangler's resilience layer (breaker,
+//	         bulkhead, retry budget), configured as bench/run configures
+//	         strangler: what is left up to strangler is its handler
 //
 // It serves until it is killed, and only on a loopback address.
 package main
@@ -35,7 +43,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18084", "address to serve on (loopback only)")
 	backend := flag.String("backend", "127.0.0.1:18080", "host:port of the backend")
-	mode := flag.String("mode", "loop", "loop, watch, lazy or nethttp (see the package doc)")
+	mode := flag.String("mode", "loop", "loop, watch, lazy, nethttp, reverseproxy, h1client or resilience (see the package doc)")
 	flag.Parse()
 
 	if err := run(*listen, *backend, *mode); err != nil {
@@ -77,6 +85,12 @@ func serverFor(mode string, watchAfter time.Duration) (func(ln net.Listener, f *
 		return func(ln net.Listener, f *forwarder) error { return serveLoop(ln, f, true, watchAfter) }, nil
 	case "nethttp":
 		return serveNetHTTP, nil
+	case "reverseproxy":
+		return serveReverseProxy, nil
+	case "h1client":
+		return serveH1Client, nil
+	case "resilience":
+		return serveResilience, nil
 	}
-	return nil, fmt.Errorf("unknown mode %q: want loop, watch, lazy or nethttp", mode)
+	return nil, fmt.Errorf("unknown mode %q: want one of loop, watch, lazy, nethttp, reverseproxy, h1client, resilience", mode)
 }
