@@ -139,7 +139,9 @@ func serveConn(c net.Conn, f *forwarder, watch bool, watchAfter time.Duration) {
 }
 
 // watchClient starts a one-byte read of c in the background; the returned
-// function ends it and waits for it, leaving c without a deadline.
+// function ends it and waits for it, leaving c without a deadline. Unlike
+// net/http's, it drops a byte it reads: fine for clients that wait for each
+// answer before sending the next request, as wrk does, not for pipelining.
 func watchClient(c net.Conn) func() {
 	ended := make(chan struct{})
 	go func() {
@@ -153,12 +155,6 @@ func watchClient(c net.Conn) func() {
 		c.SetReadDeadline(time.Time{})
 	}
 }
-
-// copyBuffers holds the buffers answers are copied through, as strangler's
-// forwarder pools its own.
-var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
-
-const copyBufferSize = 32 << 10
 
 // watchClientAfter arms a timer that starts watchClient after d; the
 // returned function disarms it or ends the watch it started.
@@ -184,6 +180,12 @@ func watchClientAfter(c net.Conn, d time.Duration) func() {
 		}
 	}
 }
+
+// copyBuffers holds the buffers answers are copied through, as strangler's
+// forwarder pools its own.
+var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
+
+const copyBufferSize = 32 << 10
 
 // serveNetHTTP serves with net/http's Server: its connection handling,
 // background read and response writer, around the same exchange.
