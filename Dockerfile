@@ -1,6 +1,6 @@
 # Build: docker build -t strangler .
 # Run:   docker run -p 8080:8080 -v $PWD/config:/etc/strangler strangler
-FROM golang:1.26-bookworm AS build
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
