@@ -124,14 +124,8 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.URL.RawPath = ""
 	}
 	pr.SetURL(f.target)
+	f.trusted.setForwarding(pr)
 	h := pr.Out.Header
-	if f.trusted.trusts(pr.In.RemoteAddr) {
-		forwardTrusted(pr)
-	} else {
-		pr.SetXForwarded()
-		delete(h, "Forwarded")
-		delete(h, "X-Real-Ip")
-	}
 	delete(h, HeaderShadow) // only strangler marks copies
 	h[HeaderRoute] = []string{f.route.Name}
 	// The request id and the traceparent are the proxy's own headers: put

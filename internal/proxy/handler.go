@@ -178,7 +178,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, served: f, in: r}
 	var shadowing *shadowCapture
 	if rf.shadow != nil && rf.shadow.cfg.Wants(r) {
-		shadowing = rf.shadow.begin(r)
+		shadowing = rf.shadow.begin(r, f.trusted)
 		rec.tee = &cappedBuffer{limit: rf.shadow.cfg.MaxBody}
 	}
 	defer func() {

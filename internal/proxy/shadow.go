@@ -5,8 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -264,25 +264,19 @@ type shadowCapture struct {
 }
 
 // begin prepares the copy of r; r's body is teed from now on. The copy
-// carries the headers the real request is forwarded with: the client's,
-// without hop-by-hop and forged forwarding headers, with strangler's own.
-func (s *shadowRoute) begin(r *http.Request) *shadowCapture {
+// carries the headers the real request is forwarded with: the client's
+// without hop-by-hop ones, and the forwarding headers set as the real path
+// sets them (trusted says whose are believed), so that both sides see the
+// same client address, host and scheme.
+func (s *shadowRoute) begin(r *http.Request, trusted trustedProxies) *shadowCapture {
 	c := &shadowCapture{sr: s, header: r.Header.Clone()}
 	for _, h := range hopHeaders {
 		c.header.Del(h)
 	}
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", HeaderShadow} {
-		c.header.Del(h)
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", HeaderShadow} {
+		c.header.Del(h) // as ReverseProxy removes them before the rewrite
 	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		c.header.Set("X-Forwarded-For", ip)
-	}
-	c.header.Set("X-Forwarded-Host", r.Host)
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
-	c.header.Set("X-Forwarded-Proto", proto)
+	trusted.setForwarding(&httputil.ProxyRequest{In: r, Out: &http.Request{Header: c.header}})
 	c.header.Set(HeaderRoute, s.route.Name)
 	if hasBody(r) {
 		c.body = &cappedBuffer{limit: s.cfg.MaxBody}

@@ -1009,22 +1009,13 @@ routes:
 // forwarding headers the client sent, which the real path drops as
 // untrusted: the shadow side must not see a client-chosen address or host.
 func TestShadowCopyForwardingHeaders(t *testing.T) {
-	hs := newShadowHarness(t)
-	legacy, svc := startTwins(t, hs, sameAnswer, sameAnswer, false)
-	hs.apply(t, itemsConfig(0, "{}"))
 	spoofed := http.Header{
 		"X-Forwarded-For":  {"203.0.113.66"},
 		"X-Forwarded-Host": {"evil.example"},
 		"Forwarded":        {"for=203.0.113.66"},
 		"X-Real-Ip":        {"203.0.113.66"},
 	}
-	get(t, hs, "/api/items/1", spoofed, `{"id":"1","query":"","price":10}`)
-	waitCounts(t, hs, "items", counts{match: 1})
-	direct, _ := legacy.requests()
-	_, copies := svc.requests()
-	if len(direct) != 1 || len(copies) != 1 {
-		t.Fatalf("legacy got %d real requests, svc %d copies; want 1 and 1", len(direct), len(copies))
-	}
+	direct, copies := shadowedOnce(t, newShadowHarness(t), spoofed)
 	// The real path drops them (ReverseProxy and forwarder.rewrite).
 	for name := range spoofed {
 		if v := direct[0].Header.Get(name); strings.Contains(v, "203.0.113.66") || strings.Contains(v, "evil") {
@@ -1044,4 +1035,50 @@ func TestShadowCopyForwardingHeaders(t *testing.T) {
 			"sees a client-chosen address and host (and no X-Forwarded-* or %s of strangler's own, unlike the "+
 			"real request: %v)", leaked, HeaderRoute, direct[0].Header)
 	}
+}
+
+// TestShadowCopyForwardingHeadersFromTrustedProxy checks that behind a
+// trusted load balancer a copy carries the forwarding headers the real
+// request carries: the balancer's client chain with the peer appended, and
+// its host and scheme. Without them the shadow side would see another
+// client and scheme than the real side (a redirect to http:// where the
+// real answer says https://) and report noise as mismatches.
+func TestShadowCopyForwardingHeadersFromTrustedProxy(t *testing.T) {
+	trusted, err := ParseTrustedProxies("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromBalancer := http.Header{
+		"X-Forwarded-For":   {"203.0.113.66"},
+		"X-Forwarded-Host":  {"shop.example"},
+		"X-Forwarded-Proto": {"https"},
+		"Forwarded":         {"for=203.0.113.66;host=shop.example;proto=https"},
+		"X-Real-Ip":         {"203.0.113.66"},
+	}
+	direct, copies := shadowedOnce(t, newHarnessWith(t, Options{TrustedProxies: trusted}), fromBalancer)
+	if got := direct[0].Header.Get("X-Forwarded-For"); !strings.HasPrefix(got, "203.0.113.66, 127.0.0.1") {
+		t.Fatalf("the real request's X-Forwarded-For = %q, want the balancer's chain with the peer appended", got)
+	}
+	for name := range fromBalancer {
+		if real, copied := direct[0].Header.Values(name), copies[0].Header.Values(name); !slices.Equal(real, copied) {
+			t.Errorf("%s: the real request carries %q, the copy %q; want the same", name, real, copied)
+		}
+	}
+}
+
+// shadowedOnce sends one GET with header through hs, on a route served by
+// legacy and shadowed to the service, and returns what legacy received
+// (one real request) and what the service received (one copy).
+func shadowedOnce(t *testing.T, hs *harness, header http.Header) (direct, copies []seenRequest) {
+	t.Helper()
+	legacy, svc := startTwins(t, hs, sameAnswer, sameAnswer, false)
+	hs.apply(t, itemsConfig(0, "{}"))
+	get(t, hs, "/api/items/1", header, `{"id":"1","query":"","price":10}`)
+	waitCounts(t, hs, "items", counts{match: 1})
+	direct, _ = legacy.requests()
+	_, copies = svc.requests()
+	if len(direct) != 1 || len(copies) != 1 {
+		t.Fatalf("legacy got %d real requests, svc %d copies; want 1 and 1", len(direct), len(copies))
+	}
+	return direct, copies
 }

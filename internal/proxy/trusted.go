@@ -66,6 +66,20 @@ func (t trustedProxies) trusts(remoteAddr string) bool {
 	return false
 }
 
+// setForwarding sets the forwarding headers of pr.Out from the connection
+// pr.In came on: believed and extended for a trusted proxy (forwardTrusted),
+// replaced for anyone else. pr.Out must not hold the client's X-Forwarded-*
+// headers any more (ReverseProxy removes them before its Rewrite).
+func (t trustedProxies) setForwarding(pr *httputil.ProxyRequest) {
+	if t.trusts(pr.In.RemoteAddr) {
+		forwardTrusted(pr)
+		return
+	}
+	pr.SetXForwarded()
+	delete(pr.Out.Header, "Forwarded")
+	delete(pr.Out.Header, "X-Real-Ip")
+}
+
 // forwardTrusted sets the forwarding headers of a request from a trusted
 // proxy: the peer's address is appended to the X-Forwarded-For chain it
 // sent, and its X-Forwarded-Host, X-Forwarded-Proto, Forwarded and
