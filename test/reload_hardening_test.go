@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -409,6 +410,46 @@ func startHoldingUpstream(t *testing.T, release chan struct{}, held *atomic.Int6
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestSIGTERMGivesWebSocketsTheGracePeriod sends SIGTERM while only a
+// WebSocket is open. Go's server does not wait for upgraded connections, so
+// without the proxy's own tracking strangler would exit at once and cut it:
+// the WebSocket must keep working after the shutdown has begun, and
+// strangler must exit 0 as soon as the client closes it, well before the
+// grace period ends.
+func TestSIGTERMGivesWebSocketsTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	const grace = 60 * time.Second // longer than the test may take
+	up := startStreamUpstream(t, "legacy")
+	sp := startStrangler(t, newConfig(t, fmt.Sprintf("legacy: legacy\nupstreams:\n  legacy: {url: %s}\n", up.url)),
+		"--shutdown-timeout", grace.String())
+	ws := dialWS(t, sp.proxyAddr, "/ws/1")
+	if got, err := ws.roundTrip("hello"); err != nil || got != "legacy: hello" {
+		t.Fatalf("WebSocket before SIGTERM: %q %v", got, err)
+	}
+	sp.signal(t, syscall.SIGTERM)
+	sp.waitLine(t, regexp.MustCompile(`waiting for upgraded connections to end.* open=1`))
+	// Keep talking for a second of the shutdown: a strangler that did not
+	// wait for the WebSocket would be gone within milliseconds.
+	for i, until := 0, time.Now().Add(time.Second); i < 1000 && time.Now().Before(until); i++ {
+		line := fmt.Sprintf("during shutdown %d", i)
+		if got, err := ws.roundTrip(line); err != nil || got != "legacy: "+line {
+			t.Fatalf("WebSocket exchange %d after SIGTERM: %q %v; want the echo while the grace period runs", i, got, err)
+		}
+	}
+	select {
+	case <-sp.done:
+		t.Fatal("strangler exited while a WebSocket was open and the grace period running")
+	default:
+	}
+	closed := time.Now()
+	ws.c.Close()
+	code := sp.wait(t, stopTimeout)
+	t.Logf("exit code %d, %s after the client closed the WebSocket", code, time.Since(closed).Round(time.Millisecond))
+	if code != 0 {
+		t.Errorf("exit code %d after the last WebSocket ended, want 0", code)
+	}
 }
 
 // TestSIGTERMWithStreamsOpen sends SIGTERM while a WebSocket and an SSE

@@ -51,7 +51,7 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.StringVar(&o.config, "config", "config/routes.yaml", "routes.yaml to serve and watch for changes")
 	fs.StringVar(&o.listen, "listen", listen, "address of the proxy listener")
 	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (/metrics, /healthz, /readyz, /api/status); keep it private")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long in-flight requests may take to finish")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long in-flight requests and WebSocket connections may take to finish")
 	fs.DurationVar(&o.debounce, "reload-debounce", routing.DefaultDebounce, "quiet time after a change to routes.yaml before it is reloaded")
 	fs.StringVar(&o.accessLog, "access-log", "", "write one JSON line per request to this file (\"-\": standard output); off when empty")
 	fs.Float64Var(&o.accessSample, "access-log-sample", 1, "share of requests the access log records, in (0, 1]")
@@ -175,6 +175,7 @@ loop:
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	proxyErr := drain(sctx, proxySrv, "proxy", log)
+	drainUpgraded(sctx, handler, log)
 	adminErr := drain(sctx, adminSrv, "admin", log)
 	if err := errors.Join(proxyErr, adminErr); err != nil {
 		return errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
@@ -185,8 +186,8 @@ loop:
 // drain shuts srv down gracefully until ctx ends, then closes what is still
 // open: requests that outlive the grace period (endless streams, slow
 // downloads) are cut, as the operator asked, and that is not a failure.
-// Upgraded connections (WebSocket) are not tracked by the server; they end
-// when the process exits.
+// Upgraded connections (WebSocket) are not tracked by the server:
+// drainUpgraded gives them the rest of the grace period.
 func drain(ctx context.Context, srv *http.Server, name string, log *slog.Logger) error {
 	err := srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -194,6 +195,19 @@ func drain(ctx context.Context, srv *http.Server, name string, log *slog.Logger)
 		return srv.Close()
 	}
 	return err
+}
+
+// drainUpgraded lets the proxy's upgraded connections (WebSocket) run
+// until they end or ctx does, then closes those still open.
+func drainUpgraded(ctx context.Context, h *proxy.Handler, log *slog.Logger) {
+	n := h.Upgraded()
+	if n == 0 {
+		return
+	}
+	log.Info("waiting for upgraded connections to end", "open", n)
+	if cut := h.DrainUpgraded(ctx); cut > 0 {
+		log.Warn("grace period over: closing the upgraded connections still open", "count", cut)
+	}
 }
 
 // defaultReadHeaderTimeout bounds how long a client may take to send its

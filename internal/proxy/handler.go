@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,7 @@ type Handler struct {
 	metrics   *metrics
 	upstreams *resilience.Registry
 	shadows   *shadower
+	tunnels   *tunnels // upgraded (WebSocket) client connections still open
 	buffers   *bufferPool
 	access    *accesslog.Logger
 	inventory *inventory.Inventory // nil when off
@@ -81,6 +83,7 @@ func New(o Options) *Handler {
 		metrics:   newMetrics(o.Registerer),
 		upstreams: upstreams,
 		shadows:   newShadower(o.Logger),
+		tunnels:   newTunnels(),
 		buffers:   newBufferPool(),
 		access:    o.AccessLog,
 		live:      make(liveStats),
@@ -103,6 +106,17 @@ func (h *Handler) Close() error {
 	h.shadows.close()
 	return h.upstreams.Close()
 }
+
+// DrainUpgraded is for a graceful shutdown, after http.Server.Shutdown has
+// returned: it waits until every upgraded (WebSocket) connection has ended,
+// which Shutdown does not, or until ctx is done, and then closes those still
+// open. It returns how many it closed.
+func (h *Handler) DrainUpgraded(ctx context.Context) int {
+	return h.tunnels.drain(ctx)
+}
+
+// Upgraded returns how many upgraded (WebSocket) connections are open.
+func (h *Handler) Upgraded() int { return h.tunnels.open() }
 
 // Apply compiles cfg, builds everything the request path needs, and then
 // swaps the new generation in atomically; requests already in flight finish
@@ -175,7 +189,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if release != nil {
 		defer release()
 	}
-	rec := &recorder{ResponseWriter: w, served: f, in: r}
+	rec := &recorder{ResponseWriter: w, served: f, in: r, tunnels: h.tunnels}
 	var shadowing *shadowCapture
 	if rf.shadow != nil && rf.shadow.cfg.Wants(r) {
 		shadowing = rf.shadow.begin(r, f.trusted)
@@ -184,6 +198,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// Deferred so that a response aborted mid-body (ReverseProxy
 		// panics with http.ErrAbortHandler) is still counted.
+		if rec.hijacked != nil {
+			// ReverseProxy returns once the tunnel has ended and closed it.
+			h.tunnels.remove(rec.hijacked)
+		}
 		h.finish(rec, start, route, clean, id, traceID)
 	}()
 	f.proxy.ServeHTTP(rec, r)

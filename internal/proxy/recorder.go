@@ -21,6 +21,11 @@ type recorder struct {
 	// client got them, the body up to the route's max_body.
 	tee *cappedBuffer
 	hdr http.Header
+
+	// The client connection once it is hijacked for an upgrade, recorded
+	// in tunnels until the handler returns.
+	hijacked net.Conn
+	tunnels  *tunnels
 }
 
 // WriteHeader records the first final (non-1xx) status code.
@@ -52,14 +57,21 @@ func (r *recorder) Flush() {
 	_ = http.NewResponseController(r.ResponseWriter).Flush()
 }
 
-// Hijack hands the connection over for a protocol upgrade (WebSocket) and
-// records 101 Switching Protocols.
+// Hijack hands the connection over for a protocol upgrade (WebSocket),
+// records 101 Switching Protocols and keeps the connection in tunnels.
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
-	if err == nil && r.code == 0 {
+	if err != nil {
+		return c, rw, err
+	}
+	if r.code == 0 {
 		r.code = http.StatusSwitchingProtocols
 	}
-	return c, rw, err
+	if r.tunnels != nil {
+		r.hijacked = c
+		r.tunnels.add(c)
+	}
+	return c, rw, nil
 }
 
 // Unwrap returns the wrapped writer for http.ResponseController.

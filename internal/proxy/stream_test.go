@@ -2,12 +2,14 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
@@ -277,44 +279,10 @@ func TestServerSentEvents(t *testing.T) {
 // handshake, then bytes echoed both ways on the hijacked connections, and
 // the request counted as code 101.
 func TestWebSocket(t *testing.T) {
-	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			http.Error(w, "want an upgrade", http.StatusBadRequest)
-			return
-		}
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Saw-Route: %s\r\n\r\nhello\n", r.Header.Get(HeaderRoute))
-		if brw.Flush() != nil {
-			return
-		}
-		_, _ = io.Copy(conn, brw) // echo until the proxy closes
-	}))
 	hs := newHarness(t)
-	hs.urls["ws"] = srv.URL
+	hs.urls["ws"] = startUpgradeEcho(t).URL
 	hs.apply(t, "legacy: ws\nupstreams:\n  ws: {url: \"{{.ws}}\"}\n")
-
-	conn, err := net.Dial("tcp", hs.front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(waitLimit)); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprint(conn, "GET /chat HTTP/1.1\r\nHost: shop.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-	br := bufio.NewReader(conn)
-	res, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %d, want 101", res.StatusCode)
-	}
+	conn, br, res := dialUpgrade(t, hs)
 	if got := res.Header.Get("Upgrade"); got != "websocket" {
 		t.Errorf("Upgrade = %q, want websocket", got)
 	}
@@ -339,4 +307,113 @@ func TestWebSocket(t *testing.T) {
 	}
 	conn.Close()
 	waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("default", "legacy", "ws", "GET", "101"), 1)
+}
+
+// TestDrainUpgraded checks the shutdown of upgraded connections, which
+// http.Server.Shutdown leaves alone: DrainUpgraded waits while one is open
+// and working, and when its context ends it cuts the ones still open.
+func TestDrainUpgraded(t *testing.T) {
+	hs := newHarness(t)
+	hs.urls["ws"] = startUpgradeEcho(t).URL
+	hs.apply(t, "legacy: ws\nupstreams:\n  ws: {url: \"{{.ws}}\"}\n")
+	if n := hs.handler.DrainUpgraded(context.Background()); n != 0 {
+		t.Fatalf("DrainUpgraded with nothing upgraded closed %d", n)
+	}
+	ended, _, _ := dialUpgrade(t, hs)
+	kept, br, _ := dialUpgrade(t, hs)
+	if hello, err := br.ReadString('\n'); err != nil || hello != "hello\n" {
+		t.Fatalf("first bytes from the backend = %q, %v; want hello", hello, err)
+	}
+	if n := hs.handler.Upgraded(); n != 2 {
+		t.Fatalf("Upgraded() = %d with two upgraded connections open, want 2", n)
+	}
+	ended.Close()
+	eventually(t, "the closed upgrade to be forgotten", upgradedIs(hs, 1))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	drained := make(chan int, 1)
+	go func() { drained <- hs.handler.DrainUpgraded(ctx) }()
+	if _, err := io.WriteString(kept, "during the drain\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := br.ReadString('\n'); err != nil || got != "during the drain\n" {
+		t.Fatalf("echo during the drain = %q, %v", got, err)
+	}
+	select {
+	case n := <-drained:
+		t.Fatalf("DrainUpgraded returned (%d closed) while a connection was open and its context live", n)
+	default:
+	}
+	cancel()
+	select {
+	case n := <-drained:
+		if n != 1 {
+			t.Errorf("DrainUpgraded closed %d connections at the end of its context, want 1", n)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("DrainUpgraded did not return after its context ended")
+	}
+	if line, err := br.ReadString('\n'); err == nil {
+		t.Fatalf("the connection still delivers %q after the drain cut it", line)
+	}
+	eventually(t, "the cut upgrade to be forgotten", upgradedIs(hs, 0))
+}
+
+// upgradedIs is a condition for eventually: hs's handler has n upgraded
+// connections open.
+func upgradedIs(hs *harness, n int) func() error {
+	return func() error {
+		if got := hs.handler.Upgraded(); got != n {
+			return fmt.Errorf("%d open, want %d", got, n)
+		}
+		return nil
+	}
+}
+
+// startUpgradeEcho starts a backend that accepts any WebSocket upgrade,
+// says hello, and then echoes what it receives.
+func startUpgradeEcho(t *testing.T) *httptest.Server {
+	return startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.Error(w, "want an upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Saw-Route: %s\r\n\r\nhello\n", r.Header.Get(HeaderRoute))
+		if brw.Flush() != nil {
+			return
+		}
+		_, _ = io.Copy(conn, brw) // echo until the proxy closes
+	}))
+}
+
+// dialUpgrade opens a WebSocket upgrade of /chat through hs and returns the
+// connection, its reader and the 101 answer; the connection is closed when
+// the test ends.
+func dialUpgrade(t *testing.T, hs *harness) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	conn, err := net.Dial("tcp", hs.front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(waitLimit)); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(conn, "GET /chat HTTP/1.1\r\nHost: shop.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", res.StatusCode)
+	}
+	return conn, br, res
 }
