@@ -67,10 +67,8 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if r.code == 0 {
 		r.code = http.StatusSwitchingProtocols
 	}
-	if r.tunnels != nil {
-		r.hijacked = c
-		r.tunnels.add(c)
-	}
+	r.hijacked = c
+	r.tunnels.add(c)
 	return c, rw, nil
 }
 
