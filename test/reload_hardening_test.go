@@ -430,6 +430,9 @@ func TestSIGTERMGivesWebSocketsTheGracePeriod(t *testing.T) {
 	}
 	sp.signal(t, syscall.SIGTERM)
 	sp.waitLine(t, regexp.MustCompile(`waiting for upgraded connections to end.* open=1`))
+	if code, body := call(t, http.MethodGet, sp.admin+"/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: %d %s, want 503 so that load balancers stop sending traffic", code, body)
+	}
 	// Keep talking for a second of the shutdown: a strangler that did not
 	// wait for the WebSocket would be gone within milliseconds.
 	for i, until := 0, time.Now().Add(time.Second); i < 1000 && time.Now().Before(until); i++ {

@@ -172,6 +172,7 @@ loop:
 	}
 
 	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
+	handler.BeginShutdown() // /readyz answers 503 from now on
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	proxyErr := drain(sctx, proxySrv, "proxy", log)

@@ -49,7 +49,11 @@ func NewAdmin(o AdminOptions) http.Handler {
 		writeText(w, http.StatusOK, "ok\n")
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !o.Handler.Ready() {
+		switch {
+		case o.Handler.ShuttingDown():
+			writeText(w, http.StatusServiceUnavailable, "shutting down\n")
+			return
+		case !o.Handler.Ready():
 			writeText(w, http.StatusServiceUnavailable, "no routing table loaded\n")
 			return
 		}

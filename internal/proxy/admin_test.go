@@ -226,3 +226,27 @@ func TestAdminServesTheDashboard(t *testing.T) {
 		t.Errorf("GET /: CSP %q, body without its script", res.Header.Get("Content-Security-Policy"))
 	}
 }
+
+// TestReadyzDuringShutdown checks that once a shutdown has begun /readyz
+// answers 503, so that a load balancer stops sending traffic while
+// requests drain, and that the rest of the admin listener keeps answering.
+func TestReadyzDuringShutdown(t *testing.T) {
+	a := newAdminFixture(t)
+	a.writeConfig(t, a.path, "legacy: monolith\nupstreams:\n  monolith: {url: \"{{.monolith}}\"}\n")
+	if err := a.r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if res, body := a.get(t, "GET", "/readyz"); res.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz with a live table: %d %s", res.StatusCode, body)
+	}
+	a.handler.BeginShutdown()
+	if res, body := a.get(t, "GET", "/readyz"); res.StatusCode != http.StatusServiceUnavailable || body != "shutting down\n" {
+		t.Errorf("/readyz after BeginShutdown: %d %q, want 503 \"shutting down\"", res.StatusCode, body)
+	}
+	if res, body := a.get(t, "GET", "/healthz"); res.StatusCode != http.StatusOK {
+		t.Errorf("/healthz after BeginShutdown: %d %s, want 200: the process is alive", res.StatusCode, body)
+	}
+	if st := a.status(t); st.Ready || st.Generation != 1 {
+		t.Errorf("/api/status after BeginShutdown: ready %v generation %d, want not ready, generation 1", st.Ready, st.Generation)
+	}
+}

@@ -62,6 +62,8 @@ type Handler struct {
 	maxURI    int           // 0: no limit
 	bodyIdle  time.Duration // 0: no body read timeout
 
+	stopping atomic.Bool // set by BeginShutdown
+
 	applyMu sync.Mutex // serialises Apply; the request path never takes it
 	nextID  uint64
 	live    liveStats // guarded by applyMu
@@ -150,8 +152,18 @@ func (h *Handler) Apply(cfg *routing.Config) (uint64, error) {
 	return g.id, nil
 }
 
-// Ready reports whether a routing table is live.
-func (h *Handler) Ready() bool { return h.cur.Load() != nil }
+// Ready reports whether a routing table is live and no shutdown has
+// begun.
+func (h *Handler) Ready() bool { return h.cur.Load() != nil && !h.stopping.Load() }
+
+// BeginShutdown marks the handler as shutting down: from now on Ready
+// reports false, so that load balancers probing /readyz stop sending
+// traffic while in-flight requests drain. Requests that still arrive are
+// served.
+func (h *Handler) BeginShutdown() { h.stopping.Store(true) }
+
+// ShuttingDown reports whether BeginShutdown has been called.
+func (h *Handler) ShuttingDown() bool { return h.stopping.Load() }
 
 // ServeHTTP routes and forwards one request. The generation is read once,
 // so the route, the side and the upstream all come from the same table.

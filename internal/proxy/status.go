@@ -13,7 +13,8 @@ import (
 // Status is the JSON document served at /api/status: the live routing
 // table and the result of the last reload.
 type Status struct {
-	// Ready is true once a routing table is live.
+	// Ready is true once a routing table is live, until a shutdown begins
+	// (as /readyz).
 	Ready bool `json:"ready"`
 	// Config is the path of the watched routes.yaml.
 	Config string `json:"config,omitempty"`
@@ -117,7 +118,7 @@ func (h *Handler) Status(r *Reloader) Status {
 		return s
 	}
 	t := g.table
-	s.Ready = true
+	s.Ready = !h.stopping.Load()
 	s.Generation = g.id
 	s.LoadedAt = &g.loadedAt
 	s.Legacy = t.Legacy
