@@ -455,6 +455,41 @@ func TestSIGTERMGivesWebSocketsTheGracePeriod(t *testing.T) {
 	}
 }
 
+// TestSIGTERMShutdownDelayKeepsAccepting checks --shutdown-delay: after
+// SIGTERM strangler answers /readyz with 503 but keeps serving new
+// connections for the delay, so that requests a load balancer sends before
+// it notices are not refused; then it stops and exits 0.
+func TestSIGTERMShutdownDelayKeepsAccepting(t *testing.T) {
+	t.Parallel()
+	const delay = 3 * time.Second
+	up := startStreamUpstream(t, "legacy")
+	sp := startStrangler(t, newConfig(t, fmt.Sprintf("legacy: legacy\nupstreams:\n  legacy: {url: %s}\n", up.url)),
+		"--shutdown-delay", delay.String())
+	signalled := time.Now()
+	sp.signal(t, syscall.SIGTERM)
+	sp.waitLine(t, regexp.MustCompile(`still accepting requests`))
+	if code, body := call(t, http.MethodGet, sp.admin+"/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the shutdown delay: %d %s, want 503", code, body)
+	}
+	conn, err := net.DialTimeout("tcp", sp.proxyAddr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("a new connection during the shutdown delay: %v", err)
+	}
+	conn.Close()
+	if code, body := call(t, http.MethodGet, sp.proxy+"/during-delay", ""); code != http.StatusOK || string(body) != "legacy" {
+		t.Errorf("request during the shutdown delay: %d %s, want 200 from legacy", code, body)
+	}
+	code := sp.wait(t, delay+stopTimeout)
+	took := time.Since(signalled)
+	t.Logf("exit code %d, %s after SIGTERM", code, took.Round(time.Millisecond))
+	if code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if took < delay {
+		t.Errorf("strangler exited %s after SIGTERM, before its shutdown delay of %s", took, delay)
+	}
+}
+
 // TestSIGTERMWithStreamsOpen sends SIGTERM while a WebSocket and an SSE
 // stream are open, neither of which would ever end by itself: strangler
 // gives them its grace period, then cuts them and exits 0, without waiting

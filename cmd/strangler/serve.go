@@ -33,6 +33,7 @@ type proxyOptions struct {
 	listen          string
 	admin           string
 	shutdownTimeout time.Duration
+	shutdownDelay   time.Duration // after the signal, before the proxy listener closes
 	debounce        time.Duration
 	accessLog       string  // "" off, "-" standard output, else a file appended to
 	accessSample    float64 // share of requests logged
@@ -52,6 +53,7 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.StringVar(&o.listen, "listen", listen, "address of the proxy listener")
 	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (/metrics, /healthz, /readyz, /api/status); keep it private")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long in-flight requests and WebSocket connections may take to finish")
+	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM or SIGINT, how long to keep accepting requests, with /readyz answering 503, before the proxy listener closes: time for load balancers to stop sending traffic")
 	fs.DurationVar(&o.debounce, "reload-debounce", routing.DefaultDebounce, "quiet time after a change to routes.yaml before it is reloaded")
 	fs.StringVar(&o.accessLog, "access-log", "", "write one JSON line per request to this file (\"-\": standard output); off when empty")
 	fs.Float64Var(&o.accessSample, "access-log-sample", 1, "share of requests the access log records, in (0, 1]")
@@ -171,8 +173,12 @@ loop:
 		}
 	}
 
-	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
 	handler.BeginShutdown() // /readyz answers 503 from now on
+	if o.shutdownDelay > 0 {
+		log.Info("shutting down: still accepting requests while load balancers notice", "delay", o.shutdownDelay)
+		<-time.After(o.shutdownDelay)
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	proxyErr := drain(sctx, proxySrv, "proxy", log)
