@@ -490,6 +490,28 @@ func TestSIGTERMShutdownDelayKeepsAccepting(t *testing.T) {
 	}
 }
 
+// TestSecondSignalStopsAtOnce sends SIGTERM with a long shutdown delay and
+// grace period and an endless event stream open, then SIGINT: the second
+// signal must end both waits, cut the stream and exit 0 at once.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	const long = time.Minute // longer than the test may take
+	up := startStreamUpstream(t, "legacy")
+	sp := startStrangler(t, newConfig(t, fmt.Sprintf("legacy: legacy\nupstreams:\n  legacy: {url: %s}\n", up.url)),
+		"--shutdown-delay", long.String(), "--shutdown-timeout", long.String())
+	sse := openSSE(t, sp.proxy, "/sse/1")
+	sp.signal(t, syscall.SIGTERM)
+	sp.waitLine(t, regexp.MustCompile(`still accepting requests`))
+	again := time.Now()
+	sp.signal(t, syscall.SIGINT)
+	code := sp.wait(t, stopTimeout)
+	t.Logf("exit code %d, %s after the second signal", code, time.Since(again).Round(time.Millisecond))
+	if code != 0 {
+		t.Errorf("exit code %d after a second signal, want 0", code)
+	}
+	eventually(t, "the event stream to end", sse.ended.Load)
+}
+
 // TestSIGTERMWithStreamsOpen sends SIGTERM while a WebSocket and an SSE
 // stream are open, neither of which would ever end by itself: strangler
 // gives them its grace period, then cuts them and exits 0, without waiting

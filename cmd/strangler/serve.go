@@ -173,31 +173,60 @@ loop:
 		}
 	}
 
+	sctx, scancel := context.WithCancel(context.Background())
+	defer scancel()
+	defer onSecondSignal(scancel, log)()
 	handler.BeginShutdown() // /readyz answers 503 from now on
 	if o.shutdownDelay > 0 {
 		log.Info("shutting down: still accepting requests while load balancers notice", "delay", o.shutdownDelay)
-		<-time.After(o.shutdownDelay)
+		select {
+		case <-time.After(o.shutdownDelay):
+		case <-sctx.Done():
+		}
 	}
 	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
-	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
-	defer scancel()
-	proxyErr := drain(sctx, proxySrv, "proxy", log)
-	drainUpgraded(sctx, handler, log)
-	adminErr := drain(sctx, adminSrv, "admin", log)
+	gctx, gcancel := context.WithTimeout(sctx, o.shutdownTimeout)
+	defer gcancel()
+	proxyErr := drain(gctx, proxySrv, "proxy", log)
+	drainUpgraded(gctx, handler, log)
+	adminErr := drain(gctx, adminSrv, "admin", log)
 	if err := errors.Join(proxyErr, adminErr); err != nil {
 		return errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
 	}
 	return runErr
 }
 
+// onSecondSignal calls cancel, which ends the shutdown's waits, when a
+// further SIGTERM or SIGINT arrives: whoever sends it does not want to wait
+// for the delay or the grace period. It listens from the moment it returns
+// until the returned stop is called.
+func onSecondSignal(cancel context.CancelFunc, log *slog.Logger) (stop func()) {
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-again:
+			log.Warn("second signal: stopping now")
+			cancel()
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(again)
+		close(done)
+	}
+}
+
 // drain shuts srv down gracefully until ctx ends, then closes what is still
 // open: requests that outlive the grace period (endless streams, slow
-// downloads) are cut, as the operator asked, and that is not a failure.
-// Upgraded connections (WebSocket) are not tracked by the server:
-// drainUpgraded gives them the rest of the grace period.
+// downloads), or that a second signal cut short, are cut, as the operator
+// asked, and that is not a failure. Upgraded connections (WebSocket) are
+// not tracked by the server: drainUpgraded gives them the rest of the
+// grace period.
 func drain(ctx context.Context, srv *http.Server, name string, log *slog.Logger) error {
 	err := srv.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && ctx.Err() != nil {
 		log.Warn("grace period over: closing the connections still open", "listener", name)
 		return srv.Close()
 	}
