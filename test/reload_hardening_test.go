@@ -461,7 +461,7 @@ func TestSIGTERMGivesWebSocketsTheGracePeriod(t *testing.T) {
 // it notices are not refused; then it stops and exits 0.
 func TestSIGTERMShutdownDelayKeepsAccepting(t *testing.T) {
 	t.Parallel()
-	const delay = 3 * time.Second
+	const delay = 5 * time.Second // ample for the checks below, even on a loaded machine
 	up := startStreamUpstream(t, "legacy")
 	sp := startStrangler(t, newConfig(t, fmt.Sprintf("legacy: legacy\nupstreams:\n  legacy: {url: %s}\n", up.url)),
 		"--shutdown-delay", delay.String())
