@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -164,5 +165,212 @@ upstreams:
 	checkErrorReply(t, res, body, http.StatusServiceUnavailable)
 	if n := legacy.hits.Load(); n != 2 {
 		t.Fatalf("legacy received %d requests, want 2: nothing to fall back to, so fail fast", n)
+	}
+}
+
+// statusOf returns the named upstream and route of an /api/status document.
+func statusOf(t *testing.T, st Status, upstream, route string) (UpstreamStatus, RouteStatus) {
+	t.Helper()
+	var u UpstreamStatus
+	var r RouteStatus
+	for _, x := range st.Upstreams {
+		if x.Name == upstream {
+			u = x
+		}
+	}
+	for _, x := range st.Routes {
+		if x.Name == route {
+			r = x
+		}
+	}
+	if u.Name == "" || r.Name == "" {
+		t.Fatalf("/api/status has no upstream %q or no route %q: %+v", upstream, route, st)
+	}
+	return u, r
+}
+
+// countsConfig puts /api/orders on an orders upstream with one bulkhead
+// slot, one retry and a breaker that opens after two failed requests.
+const countsConfig = `legacy: monolith
+upstreams:
+  monolith: {url: "{{.monolith}}"}
+  orders:
+    url: "{{.orders}}"
+    breaker: {consecutive_failures: 2, open_for: 1h}
+    bulkhead: {max_concurrent: 1, max_waiting: 0}
+    retry: {attempts: 2, backoff: 1ms, max_backoff: 1ms}
+routes:
+  - prefix: /api/orders
+    service: orders
+    name: orders
+`
+
+// TestStatusCountsResilienceEvents checks that /api/status, served by the
+// admin handler, counts what the metrics count: bulkhead rejections,
+// retries by reason and breaker transitions per upstream, and fallbacks by
+// reason per route.
+func TestStatusCountsResilienceEvents(t *testing.T) {
+	a := newAdminFixture(t)
+	svc := &flaky{}
+	arrived, gate := make(chan struct{}), make(chan struct{})
+	a.urls["orders"] = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/orders/slow" {
+			close(arrived)
+			<-gate
+		}
+		svc.ServeHTTP(w, r)
+	})).URL
+	a.apply(t, countsConfig)
+
+	want := func(what string, wantRejected, want503, wantOpen uint64, fallbacks map[string]uint64) {
+		t.Helper()
+		eventually(t, what, func() error {
+			u, r := statusOf(t, a.status(t), "orders", "orders")
+			if u.Bulkhead.Rejected != wantRejected || u.Retry.Retries["status_503"] != want503 || u.Breaker.Transitions["open"] != wantOpen {
+				return fmt.Errorf("bulkhead rejected %d, retries %v, transitions %v; want %d, status_503 %d, open %d",
+					u.Bulkhead.Rejected, u.Retry.Retries, u.Breaker.Transitions, wantRejected, want503, wantOpen)
+			}
+			for _, reason := range fallbackReasons {
+				if r.Fallbacks[reason] != fallbacks[reason] {
+					return fmt.Errorf("route fallbacks %v, want %v", r.Fallbacks, fallbacks)
+				}
+			}
+			return nil
+		})
+	}
+	want("counts before any traffic", 0, 0, 0, nil)
+	if u, r := statusOf(t, a.status(t), "orders", "orders"); len(u.Retry.Retries) != 5 || len(u.Breaker.Transitions) != 3 || len(r.Fallbacks) != len(fallbackReasons) {
+		t.Fatalf("zero counts not all listed: retries %v, transitions %v, fallbacks %v", u.Retry.Retries, u.Breaker.Transitions, r.Fallbacks)
+	}
+
+	// One request holds the only slot; the next one is refused by the
+	// bulkhead and served by legacy.
+	slow := make(chan int, 1)
+	go func() {
+		res, err := a.client.Get(a.front.URL + "/api/orders/slow")
+		if err != nil {
+			slow <- 0
+			return
+		}
+		res.Body.Close()
+		slow <- res.StatusCode
+	}()
+	waitFor(t, arrived, "the slow request at the service")
+	if res, _ := a.do(t, "GET", "/api/orders/1", nil); res.Header.Get("X-Backend") != "monolith" {
+		t.Fatalf("with the bulkhead full: answered by %q, want monolith", res.Header.Get("X-Backend"))
+	}
+	close(gate)
+	if code := <-slow; code != http.StatusOK {
+		t.Fatalf("slow request: %d, want 200", code)
+	}
+	want("after a bulkhead rejection", 1, 0, 0, map[string]uint64{"bulkhead_full": 1})
+
+	// Two requests answered 503 twice each (one retry each) open the
+	// breaker; the next one falls back without reaching the service.
+	svc.down.Store(true)
+	for range 3 {
+		if res, _ := a.do(t, "GET", "/api/orders/1", nil); res.Header.Get("X-Backend") != "monolith" {
+			t.Fatalf("service down: answered by %q, want monolith", res.Header.Get("X-Backend"))
+		}
+	}
+	want("after retries and an open breaker", 1, 2, 1, map[string]uint64{"bulkhead_full": 1, "bad_status": 2, "breaker_open": 1})
+	if n := svc.hits.Load(); n != 1+4 {
+		t.Fatalf("the service received %d requests, want 5", n)
+	}
+}
+
+// healthConfig gives orders two targets with fast active health checks;
+// interval is spliced in so that a test can change the upstream.
+func healthConfig(interval, extra string) string {
+	return `legacy: monolith
+upstreams:
+  monolith: {url: "{{.monolith}}"}
+  orders:
+    targets: ["{{.sick}}", "{{.well}}"]
+    health: {path: /health, interval: ` + interval + `, timeout: 100ms, healthy_after: 1, unhealthy_after: 2}
+    retry: {attempts: 1}
+routes:
+  - prefix: /api/orders
+    service: orders
+    name: orders
+` + extra
+}
+
+// TestReloadKeepsTargetHealth checks that a target taken out by active
+// health checks stays out, and gets no traffic, right after a reload that
+// leaves its upstream's settings alone; and that changing the upstream's
+// settings starts it fresh: a new breaker, health state and pool, with
+// every target healthy until its own checks say otherwise.
+func TestReloadKeepsTargetHealth(t *testing.T) {
+	hs := newHarness(t, "monolith")
+	sick, well := &flaky{}, &flaky{}
+	sickHealth := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		sick.ServeHTTP(w, r)
+	}))
+	hs.urls["sick"] = sickHealth.URL
+	hs.urls["well"] = startServer(t, well).URL
+
+	targetHealth := func() (sickOK, wellOK bool) {
+		for _, u := range hs.handler.Status(nil).Upstreams {
+			if u.Name != "orders" {
+				continue
+			}
+			for _, tg := range u.Targets {
+				switch tg.URL {
+				case hs.urls["sick"]:
+					sickOK = tg.Healthy
+				case hs.urls["well"]:
+					wellOK = tg.Healthy
+				}
+			}
+		}
+		return sickOK, wellOK
+	}
+	sendTen := func(what string) {
+		t.Helper()
+		for i := range 10 {
+			if res, _ := hs.do(t, "GET", "/api/orders/1", nil); res.StatusCode != http.StatusOK {
+				t.Fatalf("%s: request %d: status %d", what, i, res.StatusCode)
+			}
+		}
+	}
+
+	hs.apply(t, healthConfig("100ms", ""))
+	eventually(t, "the sick target marked unhealthy", func() error {
+		if sickOK, wellOK := targetHealth(); sickOK || !wellOK {
+			return fmt.Errorf("healthy: sick %v, well %v; want false, true", sickOK, wellOK)
+		}
+		return nil
+	})
+
+	// An edit elsewhere in the file: the orders upstream is kept as it is.
+	hs.apply(t, healthConfig("100ms", "    weight: 100\n"))
+	if sickOK, _ := targetHealth(); sickOK {
+		t.Fatal("right after a reload that kept the upstream's settings, the sick target is healthy again")
+	}
+	before, wellBefore := sick.hits.Load(), well.hits.Load()
+	sendTen("after an unrelated reload")
+	if n := sick.hits.Load() - before; n != 0 {
+		t.Fatalf("the unhealthy target received %d requests after the reload, want 0", n)
+	}
+	if n := well.hits.Load() - wellBefore; n != 10 {
+		t.Fatalf("the healthy target received %d requests, want 10", n)
+	}
+
+	// Changed settings (the check interval): a fresh upstream, whose
+	// targets start healthy; with an hour between checks, the sick one
+	// stays in and takes its share.
+	hs.apply(t, healthConfig("1h", ""))
+	if sickOK, wellOK := targetHealth(); !sickOK || !wellOK {
+		t.Fatalf("after changing the upstream: healthy sick %v, well %v; want a fresh start, both healthy", sickOK, wellOK)
+	}
+	before = sick.hits.Load()
+	sendTen("after changing the upstream")
+	if n := sick.hits.Load() - before; n == 0 {
+		t.Fatal("the fresh upstream sent nothing to the target its predecessor had taken out")
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/strangler-proxy/strangler/internal/resilience"
 	"github.com/strangler-proxy/strangler/internal/routing"
 	"github.com/strangler-proxy/strangler/internal/shadow"
@@ -58,15 +61,48 @@ func routeSettings(rt *routing.Route) RouteSettings {
 // RouteStatus describes one live route.
 type RouteStatus struct {
 	RouteSettings
+	// Fallbacks counts, on a route with fallback, the requests legacy
+	// served because the service could not take them, since the process
+	// started (while the route keeps its name), by reason: breaker_open,
+	// bulkhead_full, no_healthy_target, connect_error, timeout,
+	// upstream_error, bad_status. The numbers are those of
+	// strangler_fallbacks_total. Absent on a route without fallback.
+	Fallbacks map[string]uint64 `json:"fallbacks,omitempty"`
 	// Shadow describes the route's shadow copies, when it has any.
 	Shadow *ShadowStatus `json:"shadow,omitempty"`
+}
+
+// fallbackCounts reads the fallback counters of a route's extracted side,
+// or returns nil when it does not fall back.
+func fallbackCounts(f *forwarder) map[string]uint64 {
+	if f == nil || f.fallback == nil {
+		return nil
+	}
+	out := make(map[string]uint64, len(f.fallbacks))
+	for reason, c := range f.fallbacks {
+		out[reason] = counterValue(c)
+	}
+	return out
+}
+
+// counterValue returns the current value of a Prometheus counter (0 if it
+// cannot be read). It allocates: admin handlers only.
+func counterValue(c prometheus.Counter) uint64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return uint64(m.GetCounter().GetValue())
 }
 
 // ShadowStatus is a route's shadow setting and its results since the
 // process started (they survive reloads while the route keeps its name).
 type ShadowStatus struct {
-	Percent  float64  `json:"percent"`
-	Methods  []string `json:"methods"`
+	Percent float64  `json:"percent"`
+	Methods []string `json:"methods"`
+	// Headers are the response headers compared (shadow.headers less
+	// those ignore leaves out).
+	Headers  []string `json:"headers"`
 	Ignore   []string `json:"ignore,omitempty"`
 	MaxBody  int64    `json:"max_body"`
 	Match    uint64   `json:"match"`
@@ -81,7 +117,8 @@ type ShadowStatus struct {
 func newShadowStatus(sr *shadowRoute) *ShadowStatus {
 	c := &sr.stats.counts
 	st := &ShadowStatus{
-		Percent: sr.cfg.Percent, Methods: slices.Clone(sr.cfg.Methods), Ignore: slices.Clone(sr.cfg.Ignore),
+		Percent: sr.cfg.Percent, Methods: slices.Clone(sr.cfg.Methods),
+		Headers: sr.cfg.Rules.ComparedHeaders(), Ignore: slices.Clone(sr.cfg.Ignore),
 		MaxBody: sr.cfg.MaxBody,
 		Match:   c[shadowMatch].Load(), Mismatch: c[shadowMismatch].Load(), Error: c[shadowError].Load(),
 		Dropped: c[shadowDropped].Load(), Skipped: c[shadowSkipped].Load(),
@@ -126,7 +163,10 @@ func (h *Handler) Status(r *Reloader) Status {
 		if rt.IsDefault() {
 			continue
 		}
-		s.Routes = append(s.Routes, RouteStatus{RouteSettings: routeSettings(rt)})
+		s.Routes = append(s.Routes, RouteStatus{
+			RouteSettings: routeSettings(rt),
+			Fallbacks:     fallbackCounts(g.routes[rt.Index].extracted),
+		})
 		if sr := g.routes[rt.Index].shadow; sr != nil {
 			s.Routes[len(s.Routes)-1].Shadow = newShadowStatus(sr)
 		}

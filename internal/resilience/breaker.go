@@ -3,6 +3,7 @@ package resilience
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -43,6 +44,13 @@ func noopDone(error) {}
 // caller decides what a failure is and must call done exactly once.
 type breaker struct {
 	cb *gobreaker.TwoStepCircuitBreaker[struct{}] // nil when disabled
+
+	// seen is the state as of the last transition, packed with a count of
+	// transitions (count<<2 | state). gobreaker's OnStateChange writes it
+	// under gobreaker's lock, so it only grows; allow compares it around
+	// Allow to learn the state a request was admitted in without taking
+	// that lock again.
+	seen atomic.Uint64
 }
 
 // newBreaker builds the breaker for s (already defaulted). onChange runs
@@ -54,7 +62,9 @@ func newBreaker(name string, s BreakerSettings, onChange func(from, to gobreaker
 	consecutive := uint32(s.ConsecutiveFailures)
 	minRequests := uint32(s.MinRequests)
 	ratio := s.FailureRatio
-	return &breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	b := &breaker{}
+	b.seen.Store(uint64(gobreaker.StateClosed))
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         name,
 		MaxRequests:  uint32(s.HalfOpenRequests),
 		Interval:     s.Window,
@@ -69,26 +79,34 @@ func newBreaker(name string, s BreakerSettings, onChange func(from, to gobreaker
 		},
 		IsExcluded: func(err error) bool { return err == errIgnored },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
+			b.seen.Store((b.seen.Load()>>2+1)<<2 | uint64(to))
 			onChange(from, to)
 		},
-	})}
+	})
+	return b
 }
 
 // allow asks whether a request may proceed. On success the returned done
-// must be called exactly once with outcome.err(). The error wraps
-// ErrBreakerOpen (and so ErrNotSent).
-func (b *breaker) allow() (doneFunc, error) {
+// must be called exactly once with outcome.err(), and probe tells whether
+// the request was admitted as one of the half-open probes: such a request
+// gets exactly one attempt, so that half_open_requests bounds what reaches
+// a recovering upstream. When the state changed while the request was
+// being admitted, probe is true as well (the safe side: no retry). The
+// error wraps ErrBreakerOpen (and so ErrNotSent).
+func (b *breaker) allow() (done doneFunc, probe bool, err error) {
 	if b.cb == nil {
-		return noopDone, nil
+		return noopDone, false, nil
 	}
-	done, err := b.cb.Allow()
+	before := b.seen.Load()
+	done, err = b.cb.Allow()
 	if err != nil {
 		if errors.Is(err, gobreaker.ErrTooManyRequests) {
-			return nil, fmt.Errorf("%w: half-open, probes in flight", ErrBreakerOpen)
+			return nil, false, fmt.Errorf("%w: half-open, probes in flight", ErrBreakerOpen)
 		}
-		return nil, ErrBreakerOpen
+		return nil, false, ErrBreakerOpen
 	}
-	return done, nil
+	after := b.seen.Load()
+	return done, after != before || gobreaker.State(after&3) == gobreaker.StateHalfOpen, nil
 }
 
 // state returns the current state (moving open to half-open when OpenFor

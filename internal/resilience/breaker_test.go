@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +32,7 @@ func testBreaker(s BreakerSettings) (*breaker, *[]gobreaker.State) {
 func report(t *testing.T, b *breaker, os ...outcome) {
 	t.Helper()
 	for _, o := range os {
-		done, err := b.allow()
+		done, _, err := b.allow()
 		if err != nil {
 			t.Fatalf("allow() = %v, want allowed", err)
 		}
@@ -62,7 +63,7 @@ func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 	wantState(t, b, gobreaker.StateClosed)
 	report(t, b, outcomeFailure)
 	wantState(t, b, gobreaker.StateOpen)
-	if _, err := b.allow(); !errors.Is(err, ErrBreakerOpen) || !errors.Is(err, ErrNotSent) {
+	if _, _, err := b.allow(); !errors.Is(err, ErrBreakerOpen) || !errors.Is(err, ErrNotSent) {
 		t.Fatalf("allow() on open breaker = %v, want ErrBreakerOpen and ErrNotSent", err)
 	}
 	if len(*seen) != 1 || (*seen)[0] != gobreaker.StateOpen {
@@ -113,7 +114,7 @@ func TestBreakerHalfOpen(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 10 {
 			wg.Go(func() {
-				done, err := b.allow()
+				done, _, err := b.allow()
 				if err != nil {
 					if !errors.Is(err, ErrBreakerOpen) {
 						t.Errorf("allow() = %v, want ErrBreakerOpen", err)
@@ -285,4 +286,101 @@ func TestUpstreamClientErrorsAreNotFailures(t *testing.T) {
 			t.Fatalf("passive failures after hang-ups = %d, want 0", f)
 		}
 	})
+}
+
+func TestHalfOpenProbesAreNotRetried(t *testing.T) {
+	const probes = 3
+	srv := newFaultServer(t)
+	srv.setStatus(http.StatusInternalServerError) // a failure that is not retried: opens the breaker
+	r, _ := testRegistry(t, RegistryOptions{})
+	u := acquire(t, r, Settings{Targets: []string{srv.URL},
+		Retry:   RetrySettings{Attempts: 2, Backoff: time.Microsecond, Budget: 1},
+		Breaker: BreakerSettings{ConsecutiveFailures: 2, OpenFor: 20 * time.Millisecond, HalfOpenRequests: probes}})
+	for range 2 {
+		_, _, _ = do(t, u, "GET", "/")
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("server saw %d requests while closed, want 2", n)
+	}
+
+	// Every probe waits at the server, then gets a 503, which a request of
+	// the closed breaker would retry. Anything after the probes gets 503
+	// at once.
+	gate := make(chan struct{})
+	probe := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+		}
+		status(http.StatusServiceUnavailable)(w, r)
+	}
+	srv.then(probe, probe, probe)
+	srv.setStatus(http.StatusServiceUnavailable)
+	eventually(t, "breaker half-open", func() bool { return u.Status().Breaker.State == "half-open" })
+
+	var refused atomic.Int32
+	results := make(chan int, 10)
+	for i := range 10 {
+		go func() {
+			req := newRequest(t, context.Background(), "GET", "/", nil)
+			req.Header.Set("X-Probe", strconv.Itoa(i))
+			code, _, err := doReq(u, req)
+			if err != nil {
+				if !errors.Is(err, ErrBreakerOpen) {
+					t.Errorf("half-open request: %v, want ErrBreakerOpen", err)
+				}
+				refused.Add(1)
+			}
+			results <- code
+		}()
+	}
+	eventually(t, "the probes at the server and the rest refused", func() bool {
+		return srv.cur.Load() == probes && refused.Load() == 10-probes
+	})
+	close(gate)
+	answered := 0
+	for range 10 {
+		if code := <-results; code == http.StatusServiceUnavailable {
+			answered++
+		}
+	}
+	if answered != probes {
+		t.Fatalf("%d probes answered 503, want %d", answered, probes)
+	}
+	if n := srv.hits.Load(); n != 2+probes {
+		t.Fatalf("server saw %d requests, want %d: half_open_requests probes, each sent exactly once", n, 2+probes)
+	}
+	perProbe := map[string]int{}
+	srv.mu.Lock()
+	for _, req := range srv.seen[2:] {
+		perProbe[req.Header.Get("X-Probe")]++
+	}
+	srv.mu.Unlock()
+	for id, n := range perProbe {
+		if n != 1 {
+			t.Errorf("probe %s reached the server %d times, want once", id, n)
+		}
+	}
+	if v := retries(u, reason503); v != 0 {
+		t.Fatalf(`retries{reason="status_503"} = %v, want 0: a half-open probe is not retried`, v)
+	}
+	if st := u.Status().Breaker.State; st != "open" {
+		t.Fatalf("after failed probes the breaker is %q, want open again", st)
+	}
+
+	// Closed again, the same failure is retried as usual.
+	srv.setMode(modeOK)
+	eventually(t, "breaker half-open again", func() bool { return u.Status().Breaker.State == "half-open" })
+	for range probes {
+		if code, _, err := do(t, u, "GET", "/"); code != 200 || err != nil {
+			t.Fatalf("probe = %d, %v; want 200", code, err)
+		}
+	}
+	srv.then(status(http.StatusServiceUnavailable))
+	if code, _, err := do(t, u, "GET", "/"); code != 200 || err != nil {
+		t.Fatalf("GET on the closed breaker = %d, %v; want 200 after one retry", code, err)
+	}
+	if v := retries(u, reason503); v != 1 {
+		t.Fatalf(`retries{reason="status_503"} = %v, want 1 once the breaker is closed`, v)
+	}
 }

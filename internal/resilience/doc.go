@@ -20,7 +20,12 @@
 //	bulkhead -> breaker -> pick healthy target -> attempt (retry within budget)
 //
 // and the bulkhead slot, the breaker verdict and the target's in-flight count
-// are released when the response body is closed or read to EOF.
+// are released when the response body is closed or read to EOF. A request
+// the breaker admits as a half-open probe gets one attempt, never a retry;
+// a timeout is never retried either. The upstream's timeout bounds the wait
+// for the response headers and, as an idle deadline, every wait for more of
+// the body (except event streams and upgraded connections): a body that
+// stalls is cut, counted as a failure, and its slot released.
 //
 // Errors that prove the upstream never received the request (open breaker,
 // full bulkhead, no healthy target, failed dial) satisfy

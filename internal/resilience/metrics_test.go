@@ -44,7 +44,6 @@ strangler_retries_total{reason="connection_error",upstream="orders"} 0
 strangler_retries_total{reason="status_502",upstream="orders"} 0
 strangler_retries_total{reason="status_503",upstream="orders"} 2
 strangler_retries_total{reason="status_504",upstream="orders"} 0
-strangler_retries_total{reason="timeout",upstream="orders"} 0
 # HELP strangler_retry_budget_exhausted_total Retries not attempted because the upstream's retry budget was spent.
 # TYPE strangler_retry_budget_exhausted_total counter
 strangler_retry_budget_exhausted_total{upstream="orders"} 0

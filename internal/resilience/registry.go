@@ -34,7 +34,9 @@ type RegistryOptions struct {
 	Rand func() float64
 	// Transport, when set, is used by every upstream instead of its own
 	// tuned transport (tests). It must enforce its own response header
-	// timeout; Settings.Timeout is applied only to the built-in transport.
+	// timeout: Settings.Timeout bounds the wait for headers only in the
+	// built-in transport (the idle deadline on response bodies applies to
+	// every transport).
 	Transport http.RoundTripper
 }
 

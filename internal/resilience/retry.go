@@ -29,7 +29,6 @@ const (
 	reasonNone       retryReason = iota
 	reasonConnect                // dial failed: the request was never sent
 	reasonConnection             // connection broke before the response headers
-	reasonTimeout                // no response headers within Settings.Timeout
 	reason502
 	reason503
 	reason504
@@ -37,7 +36,7 @@ const (
 )
 
 var reasonLabels = [numRetryReasons]string{
-	"", "connect_error", "connection_error", "timeout", "status_502", "status_503", "status_504",
+	"", "connect_error", "connection_error", "status_502", "status_503", "status_504",
 }
 
 func (r retryReason) String() string { return reasonLabels[r] }
@@ -63,16 +62,24 @@ func replayable(req *http.Request) bool {
 // classify turns the result of one attempt into an outcome and, when the
 // attempt may be retried, a reason. ctx is the inbound request's context: if
 // it ended, nothing is retried and a hang-up is not the upstream's fault.
+//
+// Retried: a failed dial (the request was never sent), a connection that
+// broke before any byte of the answer (reset, closed), and 502/503/504.
+// Never retried: a timeout waiting for the response headers. The upstream
+// has the request and may still be working on it; a second attempt would
+// double the load on a service that is already too slow and make the
+// client wait up to attempts × timeout. It counts as a failure, and the
+// proxy answers 504 or falls back.
 func classify(ctx context.Context, resp *http.Response, err error) (retryReason, outcome) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return reasonNone, contextOutcome(ctx)
 		}
 		switch {
-		case isDialError(err):
+		case isDialError(err): // a dial timeout too: nothing was sent
 			return reasonConnect, outcomeFailure
 		case isTimeout(err):
-			return reasonTimeout, outcomeFailure
+			return reasonNone, outcomeFailure
 		}
 		return reasonConnection, outcomeFailure
 	}

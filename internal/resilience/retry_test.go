@@ -149,17 +149,44 @@ func TestRetryMethodsAndBodies(t *testing.T) {
 	})
 }
 
-func TestRetryOnTimeout(t *testing.T) {
+func TestTimeoutIsNotRetried(t *testing.T) {
 	srv := newFaultServer(t)
+	// The first request gets no answer; any further one would get 200.
 	srv.then(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	r, _ := testRegistry(t, RegistryOptions{})
 	u := acquire(t, r, Settings{Targets: []string{srv.URL}, Timeout: 50 * time.Millisecond, Retry: fastRetry})
 
-	if code, _, err := do(t, u, "GET", "/"); code != 200 || err != nil {
-		t.Fatalf("GET = %d, %v; want 200 on the second attempt", code, err)
+	_, _, err := do(t, u, "GET", "/")
+	if err == nil || !isTimeout(err) || errors.Is(err, ErrNotSent) {
+		t.Fatalf("GET = %v; want the timeout, not ErrNotSent (the upstream has the request)", err)
 	}
-	if v := retries(u, reasonTimeout); v != 1 {
-		t.Fatalf(`retries{reason="timeout"} = %v, want 1`, v)
+	if n := srv.hits.Load(); n != 1 {
+		t.Fatalf("server saw %d requests, want 1: a timeout is never retried", n)
+	}
+	for reason := retryReason(1); reason < numRetryReasons; reason++ {
+		if v := retries(u, reason); v != 0 {
+			t.Errorf("retries{reason=%q} = %v, want 0", reason, v)
+		}
+	}
+	if b := u.Status().Breaker; b.Failures != 1 {
+		t.Fatalf("breaker = %+v, want the timeout counted as one failure", b)
+	}
+}
+
+func TestRetryOnConnectionResetBeforeAnswer(t *testing.T) {
+	srv := newFaultServer(t)
+	srv.then(func(w http.ResponseWriter, r *http.Request) { drop(w) })
+	r, _ := testRegistry(t, RegistryOptions{})
+	u := acquire(t, r, Settings{Targets: []string{srv.URL}, Retry: fastRetry})
+
+	if code, body, err := do(t, u, "GET", "/"); code != 200 || body != "ok" || err != nil {
+		t.Fatalf("GET = %d %q %v; want 200 ok on the retry", code, body, err)
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("server saw %d requests, want 2", n)
+	}
+	if v := retries(u, reasonConnection); v != 1 {
+		t.Fatalf(`retries{reason="connection_error"} = %v, want 1`, v)
 	}
 }
 

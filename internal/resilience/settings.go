@@ -48,8 +48,13 @@ type Settings struct {
 	Targets []string `yaml:"targets"`
 
 	// Timeout bounds how long one attempt waits for the response headers
-	// once the request is written (the body is not bounded, so streaming
-	// works). Zero means 30s; negative is rejected.
+	// once the request is written, and how long the response body may then
+	// stay silent: a read of the body that gets no data for Timeout aborts
+	// the response (the upstream connection is closed and the request
+	// counts as a failure). A body that keeps sending, however slowly and
+	// however long, is never cut; server-sent events (text/event-stream)
+	// and upgraded connections (101, e.g. WebSocket) have no idle limit.
+	// Zero means 30s; negative is rejected.
 	Timeout time.Duration `yaml:"timeout"`
 
 	// Health configures active and passive health checks of the targets.
@@ -150,10 +155,12 @@ type BulkheadSettings struct {
 }
 
 // RetrySettings configures retries. Only idempotent requests are retried
-// (GET, HEAD, OPTIONS, plus Methods), only after a connection failure, an
-// attempt timeout or a 502/503/504 answer, only when the body can be replayed
-// (no body, or GetBody set), only within the request's deadline, and never
-// beyond the retry budget.
+// (GET, HEAD, OPTIONS, plus Methods), only after a connection failure (a
+// failed dial, or a connection that broke before any byte of the answer) or
+// a 502/503/504 answer, only when the body can be replayed (no body, or
+// GetBody set), only within the request's deadline, and never beyond the
+// retry budget. A timeout is never retried (the upstream may still be
+// working on the request), and neither is a half-open breaker's probe.
 type RetrySettings struct {
 	// Attempts is the total number of attempts, the first one included.
 	// Zero means 2 (one retry); 1 disables retries; at most 10.

@@ -147,7 +147,9 @@ func (u *Upstream) Settings() Settings {
 // upstream (see the package-level Idempotent).
 func (u *Upstream) Idempotent(method string) bool { return Idempotent(method, u.settings.Retry) }
 
-// RoundTrip sends req through bulkhead, breaker, target picking and retries.
+// RoundTrip sends req through bulkhead, breaker, target picking and retries
+// (none for a half-open probe). The response body carries the idle deadline
+// described on Settings.Timeout.
 // Errors are wrapped with the upstream name (never a target address, except
 // inside wrapped transport errors, which are for logs only); errors.Is
 // matches ErrBreakerOpen, ErrBulkheadFull, ErrNoHealthyTarget, ErrNotSent,
@@ -157,13 +159,13 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, u.wrap(err)
 	}
-	done, err := u.breaker.allow()
+	done, probe, err := u.breaker.allow()
 	if err != nil {
 		u.bulkhead.release()
 		closeRequestBody(req)
 		return nil, u.wrap(err)
 	}
-	resp, t, o, err := u.forward(req)
+	resp, t, o, err := u.forward(req, probe)
 	if err != nil {
 		done(o.err())
 		u.bulkhead.release()
@@ -173,9 +175,11 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// forward runs the attempts of one request. On success the response's target
+// forward runs the attempts of one request. A half-open probe gets one
+// attempt only: the breaker let it through to learn whether the upstream
+// recovered, not to send it more traffic. On success the response's target
 // is still counted in flight; on error nothing is held any more.
-func (u *Upstream) forward(req *http.Request) (*http.Response, *target, outcome, error) {
+func (u *Upstream) forward(req *http.Request, probe bool) (*http.Response, *target, outcome, error) {
 	ctx := req.Context()
 	u.retry.budget.record()
 	t, err := u.balancer.pick(nil)
@@ -183,7 +187,7 @@ func (u *Upstream) forward(req *http.Request) (*http.Response, *target, outcome,
 		closeRequestBody(req)
 		return nil, nil, outcomeIgnored, err
 	}
-	eligible := u.retry.eligible(req)
+	eligible := !probe && u.retry.eligible(req)
 	body := req.Body
 	sent := false // some attempt may have reached the upstream
 	for attempt := 1; ; attempt++ {
