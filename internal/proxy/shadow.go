@@ -224,21 +224,26 @@ func (s *shadower) run(t *shadowTask) int {
 		return shadowSkipped // too large to compare
 	}
 	got := shadow.Response{Status: res.StatusCode, Header: res.Header, Body: b}
-	diffs := t.sr.cfg.Rules.Compare(t.primary, got)
-	if len(diffs) == 0 {
+	// Both answers as they came over the wire: the copy carries the
+	// client's Accept-Encoding (so that it is the same request), and
+	// either side may compress. CompareEncoded decodes gzip and deflate
+	// within max_body and refuses what it cannot decode.
+	cmp, err := t.sr.cfg.Rules.CompareEncoded(t.primary, got, t.sr.cfg.MaxBody)
+	if err != nil {
+		s.log.Debug("shadow comparison skipped", "route", t.sr.route.Name, "request_id", t.requestID, "reason", err)
+		return shadowSkipped
+	}
+	if len(cmp.Differences) == 0 {
 		return shadowMatch
 	}
 	s.mismatches.Add(t.sr.route.Name, shadow.Mismatch{
-		Time:      time.Now(),
-		RequestID: t.requestID,
-		Request: shadow.RequestInfo{
-			Method: t.method, Path: t.path, Query: t.query,
-			Header: shadow.Redact(withoutShadowMark(t.header)),
-		},
+		Time:        time.Now(),
+		RequestID:   t.requestID,
+		Request:     shadow.NewRequestInfo(t.method, t.path, t.query, withoutShadowMark(t.header)),
 		PrimarySide: t.primarySide.String(),
-		Primary:     shadow.NewResponseInfo(t.primary),
-		Shadow:      shadow.NewResponseInfo(got),
-		Differences: diffs,
+		Primary:     shadow.NewResponseInfo(cmp.Primary),
+		Shadow:      shadow.NewResponseInfo(cmp.Shadow),
+		Differences: cmp.Differences,
 	})
 	return shadowMismatch
 }
@@ -267,7 +272,10 @@ type shadowCapture struct {
 // carries the headers the real request is forwarded with: the client's
 // without hop-by-hop ones, and the forwarding headers set as the real path
 // sets them (trusted says whose are believed), so that both sides see the
-// same client address, host and scheme.
+// same client address, host and scheme. The client's Accept-Encoding is
+// kept, so that the copy asks for what the real request asked for; either
+// answer may then be compressed, and the comparison decodes them
+// (shadow.Rules.CompareEncoded).
 func (s *shadowRoute) begin(r *http.Request, trusted trustedProxies) *shadowCapture {
 	c := &shadowCapture{sr: s, header: r.Header.Clone()}
 	for _, h := range hopHeaders {

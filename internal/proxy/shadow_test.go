@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -603,37 +605,64 @@ routes:
 `
 }
 
-// TestShadowNeverDelaysTheClient checks the client's answer does not wait
-// for the copy: with a shadow side that holds every copy until the test
-// releases it, each client request gets its full answer while the copies
-// are still held, the first one received and blocked before the second
-// request is sent.
+// TestShadowNeverDelaysTheClient checks that the client's answer never
+// waits for the copy, not even when the pool and its queue are full: with a
+// shadow side that hangs (it holds every copy until the test ends), each of
+// more requests than the workers plus the queue hold gets its full answer
+// while copies are provably still blocked in the shadow handler. A proxy
+// that waited for the copy, or blocked on a full queue, would never answer
+// the first of them (the call fails at its deadline). No duration is
+// measured: the proof is the order of events.
 func TestShadowNeverDelaysTheClient(t *testing.T) {
 	hs := newShadowHarness(t)
 	_, svc := startTwins(t, hs, sameAnswer, sameAnswer, true)
 	hs.apply(t, holdConfig("1MiB"))
-
-	get(t, hs, "/api/items/first", nil, `{"id":"first","query":"","price":10}`)
-	// The full answer is in; now the copy reaches the service and blocks
-	// there, and stays blocked while more requests are answered.
-	waitFor(t, svc.arrived, "the copy of the first request at the shadow side")
-	for i := range 20 {
+	ask := func(i int) {
+		t.Helper()
 		get(t, hs, fmt.Sprintf("/api/items/%d", i), nil, fmt.Sprintf(`{"id":"%d","query":"","price":10}`, i))
 	}
-	eventually(t, "8 copies held at the shadow side", func() error {
-		if n := svc.copiesInFlight.Load(); n != shadowWorkers {
-			return fmt.Errorf("%d held", n)
+	held := func() int64 { return svc.copiesInFlight.Load() }
+
+	// Fill the pool: the copy of request i is taken by a worker and blocks
+	// in the shadow handler before request i+1 is sent, and request i+1 is
+	// answered while copies 0..i are held.
+	for i := range shadowWorkers {
+		ask(i)
+		waitFor(t, svc.arrived, fmt.Sprintf("the copy of request %d blocked at the shadow side", i))
+		eventually(t, fmt.Sprintf("%d copies held", i+1), func() error {
+			if n := held(); n != int64(i+1) {
+				return fmt.Errorf("%d held", n)
+			}
+			return nil
+		})
+	}
+	// Every worker is blocked and the queue is empty. Fill the queue and
+	// overflow it: every one of these answers arrives while all the
+	// workers' copies are still held.
+	more := shadowQueueLen + 2*shadowWorkers
+	for i := range more {
+		ask(shadowWorkers + i)
+		if n := held(); n != shadowWorkers {
+			t.Fatalf("request %d answered with %d copies held at the shadow side, want all %d workers blocked", shadowWorkers+i, n, shadowWorkers)
+		}
+	}
+	// The queue took exactly shadowQueueLen copies; the rest were dropped,
+	// none was compared, and the shadow side got no copy beyond the held
+	// ones: the hang was never released.
+	eventually(t, "the overflow to be counted as dropped", func() error {
+		if c := countsOf(report(t, hs, "items").Shadow); c != (counts{dropped: uint64(more - shadowQueueLen)}) {
+			return fmt.Errorf("results %+v", c)
 		}
 		return nil
 	})
-	// Nothing has been compared: every copy is still held or queued.
-	if c := countsOf(report(t, hs, "items").Shadow); c != (counts{}) {
-		t.Errorf("results while every copy is held = %+v, want none", c)
+	if _, copies := svc.requests(); len(copies) != shadowWorkers || held() != shadowWorkers {
+		t.Fatalf("the shadow side received %d copies, %d held; want the %d held ones only", len(copies), held(), shadowWorkers)
 	}
 
-	// Released, the copies are answered, compared and match.
+	// Released, the held and queued copies are answered, compared and
+	// match.
 	svc.release()
-	waitCounts(t, hs, "items", counts{match: 21})
+	waitCounts(t, hs, "items", counts{match: uint64(shadowWorkers + shadowQueueLen), dropped: uint64(more - shadowQueueLen)})
 }
 
 // TestShadowQueueBound checks the bounds of the shadow queue with a shadow
@@ -1081,4 +1110,154 @@ func shadowedOnce(t *testing.T, hs *harness, header http.Header) (direct, copies
 		t.Fatalf("legacy got %d real requests, svc %d copies; want 1 and 1", len(direct), len(copies))
 	}
 	return direct, copies
+}
+
+// browserEncodings is what a browser accepts.
+var browserEncodings = http.Header{"Accept-Encoding": {"gzip, deflate, br, zstd"}}
+
+// gzipped compresses s with a real gzip writer at level.
+func gzipped(t *testing.T, s string, level int) string {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := gzip.NewWriterLevel(&b, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// compressedAnswers are the answers of TestShadowCompressedAnswers: both
+// sides gzip when the request accepts it, at different levels, and the
+// service writes its JSON in another order with another generated_at.
+func compressedAnswers(t *testing.T, side string) func(r *http.Request, _ string) answer {
+	return func(r *http.Request, _ string) answer {
+		c := path.Base(r.URL.Path)
+		doc := `{"id":1,"price":10,"generated_at":"t1"}`
+		level := gzip.BestSpeed
+		if side == "svc" {
+			doc, level = `{"generated_at":"t2","price":1e1,"id":1.0}`, gzip.BestCompression
+			if c == "price" {
+				doc = `{"generated_at":"t2","price":11,"id":1}`
+			}
+		}
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			return answer{status: http.StatusNotAcceptable, body: `{"error":"the copy lost Accept-Encoding"}`}
+		}
+		gz := map[string]string{"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+		switch {
+		case side == "svc" && c == "plain": // this side does not compress
+			return answer{body: doc}
+		case side == "svc" && c == "br":
+			return answer{header: map[string]string{"Content-Encoding": "br"}, body: "\x1b\x26\x00\xf8\x25\x02"}
+		case side == "svc" && c == "corrupt":
+			z := gzipped(t, doc, level)
+			return answer{header: gz, body: z[:len(z)-6]}
+		case side == "legacy" && c == "bomb": // small on the wire, past max_body once decoded
+			return answer{header: gz, body: gzipped(t, `{"pad":"`+strings.Repeat(" ", 100<<10)+`"}`, gzip.BestCompression)}
+		}
+		return answer{header: gz, body: gzipped(t, doc, level)}
+	}
+}
+
+// TestShadowCompressedAnswers checks that compressed answers are compared
+// decoded, with the client's Accept-Encoding kept on the copy: equal
+// documents gzipped differently (or not at all on one side) match, ignore
+// rules apply inside gzip, a changed field is named and shown decoded, a
+// corrupt gzip is a mismatch that says so, and what cannot be decoded (br)
+// or decodes past max_body is skipped, not a bogus mismatch.
+func TestShadowCompressedAnswers(t *testing.T) {
+	hs := newShadowHarness(t)
+	_, svc := startTwins(t, hs, compressedAnswers(t, "legacy"), compressedAnswers(t, "svc"), false)
+	hs.apply(t, itemsConfig(0, `{ignore: ["body:$.generated_at"], max_body: 64KiB}`))
+
+	for _, c := range []string{"same", "plain", "price", "corrupt", "br", "bomb"} {
+		res, body := call(t, hs, http.MethodGet, "/api/items/"+c, browserEncodings, "")
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "gzip" || res.Header.Get("X-Backend") != "legacy" {
+			t.Fatalf("GET /api/items/%s: %d, Content-Encoding %q from %q", c, res.StatusCode, res.Header.Get("Content-Encoding"), res.Header.Get("X-Backend"))
+		}
+		if c == "same" && body != gzipped(t, `{"id":1,"price":10,"generated_at":"t1"}`, gzip.BestSpeed) {
+			t.Fatalf("the client did not get legacy's gzip bytes as they are")
+		}
+	}
+	rep := waitCounts(t, hs, "items", counts{match: 2, mismatch: 2, skipped: 2})
+	if _, copies := svc.requests(); len(copies) != 6 || copies[0].Header.Get("Accept-Encoding") != browserEncodings.Get("Accept-Encoding") {
+		t.Errorf("copies = %d, the first with Accept-Encoding %q; want 6 with the client's", len(copies), copies[0].Header.Get("Accept-Encoding"))
+	}
+	byPath := map[string]shadow.Mismatch{}
+	for _, m := range rep.Mismatches {
+		byPath[path.Base(m.Request.Path)] = m
+	}
+	price, corrupt := byPath["price"], byPath["corrupt"]
+	if want := []shadow.Difference{{Path: "$.price", Primary: "10", Shadow: "11"}}; !slices.Equal(price.Differences, want) {
+		t.Errorf("price differences = %+v, want %+v", price.Differences, want)
+	}
+	if price.Primary.Body != `{"id":1,"price":10,"generated_at":"t1"}` || price.Shadow.Body != `{"generated_at":"t2","price":11,"id":1}` ||
+		price.Primary.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("price mismatch shows %q against %q (headers %v); want the decoded bodies", price.Primary.Body, price.Shadow.Body, price.Primary.Header)
+	}
+	if d := corrupt.Differences; len(d) != 1 || d[0].Path != "body" || !strings.HasPrefix(d[0].Shadow, "does not decode") ||
+		!strings.Contains(d[0].Primary, "bytes decoded from") {
+		t.Errorf("corrupt differences = %+v, want one body difference saying the shadow's gzip does not decode", d)
+	}
+}
+
+// TestShadowComparesChosenHeaders checks shadow.headers end to end: a
+// chosen header that differs is a mismatch naming it with both values, an
+// ignored one is not, and headers not chosen never count.
+func TestShadowComparesChosenHeaders(t *testing.T) {
+	answers := func(side string) func(r *http.Request, _ string) answer {
+		return func(r *http.Request, _ string) answer {
+			h := map[string]string{"Cache-Control": "no-store", "Vary": "Accept", "Date": "Mon, 23 Nov 2026 13:40:02 GMT"}
+			if side == "svc" {
+				h["Vary"], h["Date"] = "Origin", "Tue, 24 Nov 2026 00:00:00 GMT"
+				if path.Base(r.URL.Path) == "cache" {
+					h["Cache-Control"] = "max-age=60"
+				}
+			}
+			return answer{header: h, body: `{"id":1}`}
+		}
+	}
+	hs := newShadowHarness(t)
+	startTwins(t, hs, answers("legacy"), answers("svc"), false)
+	hs.apply(t, itemsConfig(0, `{headers: [content-type, Cache-Control, Vary], ignore: ["header:vary"]}`))
+	get(t, hs, "/api/items/cache", nil, `{"id":1}`)
+	get(t, hs, "/api/items/other", nil, `{"id":1}`)
+	rep := waitCounts(t, hs, "items", counts{match: 1, mismatch: 1})
+	want := []shadow.Difference{{Path: "header:Cache-Control", Primary: "no-store", Shadow: "max-age=60"}}
+	if m := rep.Mismatches[0]; path.Base(m.Request.Path) != "cache" || !slices.Equal(m.Differences, want) {
+		t.Errorf("mismatch %s: %+v, want %+v", m.Request.Path, m.Differences, want)
+	}
+	if got, want := rep.Shadow.Headers, []string{"Content-Type", "Cache-Control"}; !slices.Equal(got, want) {
+		t.Errorf("status shows compared headers %q, want %q", got, want)
+	}
+}
+
+// TestShadowRedactsQuerySecrets checks that the kept mismatch never holds a
+// secret from the query string (or from a URL in Referer), while the
+// parameter names and the other values stay readable.
+func TestShadowRedactsQuerySecrets(t *testing.T) {
+	hs := newShadowHarness(t)
+	startTwins(t, hs, diffAnswers("legacy"), diffAnswers("svc"), false)
+	hs.apply(t, itemsConfig(0, "{}"))
+	admin := startServer(t, NewAdmin(AdminOptions{Handler: hs.handler, Gatherer: hs.reg}))
+
+	referer := http.Header{"Referer": {"https://shop.example/cb?code=s3cr3t-code&state=42"}}
+	get(t, hs, "/api/items/price?access_token=s3cr3t-token&page=2&X-Amz-Signature=s3cr3t-sig&q=a%20b", referer, `{"id":1,"price":10,"generated_at":"t1"}`)
+	rep := waitCounts(t, hs, "items", counts{mismatch: 1})
+	m := rep.Mismatches[0]
+	if want := "access_token=[redacted]&page=2&X-Amz-Signature=[redacted]&q=a%20b"; m.Request.Query != want {
+		t.Errorf("kept query = %q, want %q", m.Request.Query, want)
+	}
+	if want := "https://shop.example/cb?code=[redacted]&state=42"; m.Request.Header.Get("Referer") != want {
+		t.Errorf("kept Referer = %q, want %q", m.Request.Header.Get("Referer"), want)
+	}
+	if code, body := adminGet(t, admin.URL+"/api/shadow/items"); code != http.StatusOK || strings.Contains(body, "s3cr3t") {
+		t.Errorf("GET /api/shadow/items: %d, shows a secret:\n%s", code, body)
+	}
 }

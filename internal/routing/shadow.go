@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -32,14 +34,74 @@ type ShadowConfig struct {
 	// copy would write twice.
 	Methods []string `yaml:"methods"`
 
+	// Headers lists the response headers compared, by name
+	// (case-insensitive), each as the ordered list of its values.
+	// Optional; empty or absent means [Content-Type]. Each entry must be a
+	// valid header name, appear once, and not be Content-Encoding (bodies
+	// are compared decoded); a bad entry is reported at its own line. An
+	// ignore entry "header:Name" takes Name out of this list.
+	Headers HeaderNames `yaml:"headers"`
+
 	// Ignore lists differences that are noise: "body:$.generated_at",
 	// "body:$.items[*].etag", "header:Date". Optional.
 	Ignore []string `yaml:"ignore"`
 
 	// MaxBody is the largest request or response body compared, such as
-	// 512KiB or 1MiB; larger ones are counted as skipped. Optional; absent
+	// 512KiB or 1MiB, as received and once decoded (gzip, deflate); larger
+	// ones are counted as skipped. Optional; absent
 	// means 1MiB; zero is rejected.
 	MaxBody *ByteSize `yaml:"max_body"`
+}
+
+// HeaderNames is shadow.headers: a list of response header names. It is
+// checked as it is decoded (with shadow.CheckHeaders), so that each bad
+// entry is reported at its own line, like every other type error.
+type HeaderNames []string
+
+// UnmarshalYAML reads a list of header names and reports every bad entry
+// (not a list, not a name, not a valid header name, a duplicate ignoring
+// case, Content-Encoding) as "line N: ..." at the entry's line.
+func (h *HeaderNames) UnmarshalYAML(n *yaml.Node) error {
+	*h = nil
+	if n.Kind != yaml.SequenceNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: shadow.headers must be a list of header names, such as [Content-Type, Cache-Control]", n.Line)}}
+	}
+	names := make([]string, len(n.Content))
+	var msgs []string
+	for i, c := range n.Content {
+		if c.Kind != yaml.ScalarNode || c.ShortTag() == "!!null" {
+			msgs = append(msgs, fmt.Sprintf("line %d: shadow.headers[%d]: want a header name such as Content-Type", c.Line, i))
+			continue
+		}
+		names[i] = c.Value
+	}
+	if err := shadow.CheckHeaders(names); err != nil {
+		// One level only: each part is a *shadow.HeaderError (whose own
+		// Unwrap must not be split).
+		parts := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			parts = j.Unwrap()
+		}
+		for _, e := range parts {
+			var he *shadow.HeaderError
+			if errors.As(e, &he) && n.Content[he.Index].Kind == yaml.ScalarNode && n.Content[he.Index].ShortTag() != "!!null" {
+				msgs = append(msgs, fmt.Sprintf("line %d: shadow.%v", n.Content[he.Index].Line, he))
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		slices.SortStableFunc(msgs, func(a, b string) int { return cmp.Compare(msgLine(a), msgLine(b)) })
+		return &yaml.TypeError{Errors: msgs}
+	}
+	*h = names
+	return nil
+}
+
+// msgLine is N of a "line N: ..." message.
+func msgLine(msg string) int {
+	var n int
+	_, _ = fmt.Sscanf(msg, "line %d:", &n)
+	return n
 }
 
 // ByteSize is a size in bytes, written in routes.yaml as a plain number of
@@ -105,6 +167,10 @@ type Shadow struct {
 	Percent float64
 	// Methods are the methods copied.
 	Methods []string
+	// Headers are the response headers named by shadow.headers, in
+	// canonical form ([Content-Type] when none are named); Rules compare
+	// them less those Ignore leaves out.
+	Headers []string
 	// Ignore are the ignore rules as written.
 	Ignore []string
 	// MaxBody is the largest body compared, in bytes.
@@ -116,13 +182,21 @@ type Shadow struct {
 }
 
 func compileShadow(sc *ShadowConfig) (*Shadow, error) {
-	rules, err := shadow.ParseRules(sc.Ignore)
+	rules, err := shadow.NewRules(sc.Headers, sc.Ignore)
 	if err != nil {
-		return nil, fmt.Errorf("shadow.ignore: %w", err)
+		return nil, fmt.Errorf("shadow: %w", err)
+	}
+	headers := slices.Clone(shadow.DefaultHeaders)
+	if len(sc.Headers) > 0 {
+		headers = make([]string, len(sc.Headers))
+		for i, name := range sc.Headers {
+			headers[i] = http.CanonicalHeaderKey(name)
+		}
 	}
 	return &Shadow{
 		Percent:   *sc.Percent,
 		Methods:   slices.Clone(sc.Methods),
+		Headers:   headers,
 		Ignore:    slices.Clone(sc.Ignore),
 		MaxBody:   int64(*sc.MaxBody),
 		Rules:     rules,

@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/strangler-proxy/strangler/internal/shadow"
 )
 
 // shadowYAML is a routes.yaml with one route, /api/items to svc, whose
@@ -313,5 +317,66 @@ func TestShadowWants(t *testing.T) {
 	got := wants(t, shadowOf(t, "percent: 25"), "GET", n)
 	if sd := math.Sqrt(n * 0.25 * 0.75); math.Abs(float64(got)-n*0.25) > 10*sd {
 		t.Errorf("percent 25: copied %d of %d, want about %d", got, n, n/4)
+	}
+}
+
+// TestShadowHeaders checks shadow.headers: absent means Content-Type, names
+// are kept in canonical form and order, and the compiled rules compare
+// exactly those, less what ignore takes out.
+func TestShadowHeaders(t *testing.T) {
+	sh := mustTable(t, shadowYAML()).Match("/api/items/1", "GET").Shadow
+	if !slices.Equal(sh.Headers, []string{"Content-Type"}) || !slices.Equal(sh.Rules.ComparedHeaders(), []string{"Content-Type"}) {
+		t.Errorf("default headers = %q, compared %q; want [Content-Type]", sh.Headers, sh.Rules.ComparedHeaders())
+	}
+	sh = mustTable(t, shadowYAML("headers: [cache-control, ETag, x-total-count, Date]", "ignore: [header:DATE, header:Server]")).
+		Match("/api/items/1", "GET").Shadow
+	if want := []string{"Cache-Control", "Etag", "X-Total-Count", "Date"}; !slices.Equal(sh.Headers, want) {
+		t.Errorf("headers = %q, want %q", sh.Headers, want)
+	}
+	if want := []string{"Cache-Control", "Etag", "X-Total-Count"}; !slices.Equal(sh.Rules.ComparedHeaders(), want) {
+		t.Errorf("compared = %q, want %q (Date ignored)", sh.Rules.ComparedHeaders(), want)
+	}
+	// The rules compare Cache-Control now, and no longer Content-Type.
+	a := shadow.Response{Status: 200, Header: http.Header{"Cache-Control": {"no-store"}, "Content-Type": {"text/plain"}}}
+	b := shadow.Response{Status: 200, Header: http.Header{"Cache-Control": {"max-age=60"}, "Content-Type": {"text/html"}}}
+	if got, want := sh.Rules.Compare(a, b), []shadow.Difference{{Path: "header:Cache-Control", Primary: "no-store", Shadow: "max-age=60"}}; !slices.Equal(got, want) {
+		t.Errorf("differences = %q, want %q", got, want)
+	}
+	// An explicit empty list is the default, like methods.
+	sh = mustTable(t, shadowYAML("headers: []")).Match("/api/items/1", "GET").Shadow
+	if !slices.Equal(sh.Headers, []string{"Content-Type"}) {
+		t.Errorf("headers: [] = %q, want [Content-Type]", sh.Headers)
+	}
+}
+
+// TestShadowHeadersValidation checks that every bad shadow.headers entry
+// is reported at its own line with the file name, all at once, in line
+// order, together with the file's other problems.
+func TestShadowHeadersValidation(t *testing.T) {
+	path := filepath.Join("testdata", "shadow_headers.yaml")
+	cfg, err := LoadFile(path)
+	if err == nil {
+		t.Fatalf("LoadFile = %+v, nil; want errors", cfg)
+	}
+	want := []wantErr{
+		{14, `shadow.headers[1] "Bad Name": not a valid header name`},
+		{15, `shadow.headers[2] "content-type": duplicate of headers[0] "Content-Type"`},
+		{16, `shadow.headers[3] "Content-Encoding": not comparable: bodies are compared decoded`},
+		{17, `shadow.headers[4] "": not a valid header name`},
+		{21, `shadow.headers must be a list of header names`},
+		{25, `shadow.headers[1]: want a header name`},
+		{25, `shadow.headers[2]: want a header name`},
+		{25, `shadow.headers[3] "etag": duplicate of headers[0] "ETag"`},
+		{26, `route "/c": shadow.percent must be between 0 and 100, got 150`},
+	}
+	msgs := leafErrors(err)
+	for i, w := range want {
+		prefix := fmt.Sprintf("%s:%d: ", path, w.line)
+		if i >= len(msgs) || !strings.HasPrefix(msgs[i].Error(), prefix) || !strings.Contains(msgs[i].Error(), w.msg) {
+			t.Errorf("message %d: want %q...%q in:\n%v", i, prefix, w.msg, err)
+		}
+	}
+	if len(msgs) != len(want) {
+		t.Errorf("got %d messages, want %d (every problem once):\n%v", len(msgs), len(want), err)
 	}
 }

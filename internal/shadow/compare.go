@@ -49,9 +49,16 @@ var noRules Rules
 // nil, meaning nothing is ignored.
 //
 // Differences come in a deterministic order: status, then headers, then the
-// body. Only Content-Type is compared among headers, with media type and
-// parameters normalised ("application/json; charset=utf-8" equals
-// "application/json;charset=UTF-8"), unless the rules ignore it. When both
+// body. The headers compared are r.ComparedHeaders() (Content-Type by
+// default), each in the configured order as the ordered list of its values
+// (a header absent on one side differs from a present one); Content-Type
+// values are compared with media type and parameters normalised
+// ("application/json; charset=utf-8" equals "application/json;charset=UTF-8"),
+// others exactly. A header difference names the header ("header:Date") and
+// renders each side as its value, a list of quoted values when there are
+// several, or "(absent)"; values of secret-bearing headers are shown as
+// "[redacted]" (see Redact). Bodies are compared as given: Compare does not
+// look at Content-Encoding (CompareEncoded decodes first). When both
 // sides are JSON by Content-Type (application/json or */*+json) and both
 // bodies parse, the bodies are compared semantically: ignore paths are
 // removed from both sides, object members are compared in sorted key order
@@ -73,18 +80,63 @@ func (r *Rules) Compare(primary, shadow Response) []Difference {
 		return []Difference{{Path: "body", Primary: truncNote(primary), Shadow: truncNote(shadow)}}
 	}
 	var c collector
-	if primary.Status != shadow.Status {
-		c.add("status", strconv.Itoa(primary.Status), strconv.Itoa(shadow.Status))
-	}
-	ctP, okP := headerValue(primary.Header, "Content-Type")
-	ctS, okS := headerValue(shadow.Header, "Content-Type")
-	if !r.ignoresHeader("Content-Type") && (okP != okS || (ctP != ctS && normMediaType(ctP) != normMediaType(ctS))) {
-		c.add("header:Content-Type", orAbsent(ctP, okP), orAbsent(ctS, okS))
-	}
+	r.compareHead(&c, primary, shadow)
 	if !r.ignoreBody {
+		ctP, _ := headerValue(primary.Header, "Content-Type")
+		ctS, _ := headerValue(shadow.Header, "Content-Type")
 		r.compareBody(&c, primary.Body, shadow.Body, ctP, ctS)
 	}
 	return c.result()
+}
+
+// compareHead compares the status and the compared headers.
+func (r *Rules) compareHead(c *collector, primary, shadow Response) {
+	if primary.Status != shadow.Status {
+		c.add("status", strconv.Itoa(primary.Status), strconv.Itoa(shadow.Status))
+	}
+	for _, name := range r.ComparedHeaders() {
+		vp, vs := headerValues(primary.Header, name), headerValues(shadow.Header, name)
+		if !sameValues(name, vp, vs) {
+			c.add("header:"+name, renderValues(name, vp), renderValues(name, vs))
+		}
+	}
+}
+
+// sameValues reports whether two ordered lists of values of the canonical
+// header name are equal: Content-Type values as normalised media types,
+// others exactly. A header absent on one side (no values) differs from a
+// present one, even with an empty value.
+func sameValues(name string, a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] == b[i] {
+			continue
+		}
+		if name != "Content-Type" || normMediaType(a[i]) != normMediaType(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// renderValues shows one side's values of a header in a Difference:
+// "(absent)", the value itself, or the quoted values in brackets when there
+// are several (or one empty one); secret-bearing values are redacted.
+func renderValues(name string, vs []string) string {
+	vs = redactValues(name, vs)
+	switch {
+	case len(vs) == 0:
+		return absent
+	case len(vs) == 1 && vs[0] != "":
+		return vs[0]
+	}
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = strconv.Quote(v)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // compareBody compares the bodies as JSON when both sides are JSON, else as
@@ -142,22 +194,28 @@ func truncNote(r Response) string {
 // headerValue returns the first value of the named header, matching the
 // name case-insensitively even in a hand-built http.Header.
 func headerValue(h http.Header, canonical string) (string, bool) {
-	if v, ok := h[canonical]; ok && len(v) > 0 {
-		return v[0], true
-	}
-	for k, v := range h {
-		if len(v) > 0 && strings.EqualFold(k, canonical) {
-			return v[0], true
-		}
+	if vs := headerValues(h, canonical); len(vs) > 0 {
+		return vs[0], true
 	}
 	return "", false
 }
 
-func orAbsent(v string, ok bool) string {
-	if !ok {
-		return absent
+// headerValues returns the values of the named header in order, matching
+// the name case-insensitively even in a hand-built http.Header (where the
+// canonical key wins, then the other spelling that sorts first, so that the
+// choice does not depend on map order).
+func headerValues(h http.Header, canonical string) []string {
+	if v, ok := h[canonical]; ok && len(v) > 0 {
+		return v
 	}
-	return v
+	var key string
+	var out []string
+	for k, v := range h {
+		if len(v) > 0 && strings.EqualFold(k, canonical) && (out == nil || k < key) {
+			key, out = k, v
+		}
+	}
+	return out
 }
 
 // normMediaType normalises a Content-Type value: lower-case type and

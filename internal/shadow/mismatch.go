@@ -19,19 +19,27 @@ type Mismatch struct {
 	Differences []Difference `json:"differences"`  // what Compare found
 }
 
-// RequestInfo describes the request of a Mismatch.
+// RequestInfo describes the request of a Mismatch. Build it with
+// NewRequestInfo, which redacts the secrets.
 type RequestInfo struct {
 	Method string      `json:"method"`
 	Path   string      `json:"path"`
-	Query  string      `json:"query,omitempty"` // raw query, without '?'
-	Header http.Header `json:"header"`          // already redacted by the caller with Redact
+	Query  string      `json:"query,omitempty"` // raw query, without '?', redacted with RedactQuery
+	Header http.Header `json:"header"`          // redacted with Redact
+}
+
+// NewRequestInfo describes a request for a Mismatch: rawQuery (without '?')
+// redacted with RedactQuery, header with Redact (a copy: header itself is
+// left alone).
+func NewRequestInfo(method, path, rawQuery string, header http.Header) RequestInfo {
+	return RequestInfo{Method: method, Path: path, Query: RedactQuery(rawQuery), Header: Redact(header)}
 }
 
 // ResponseInfo describes one side's answer in a Mismatch.
 type ResponseInfo struct {
 	Status int         `json:"status"`
-	Header http.Header `json:"header"` // redacted
-	Body   string      `json:"body"`   // at most MaxBodyInfo bytes, then "…(truncated)"
+	Header http.Header `json:"header"` // redacted; as received, Content-Encoding included
+	Body   string      `json:"body"`   // decoded when CompareEncoded could; at most MaxBodyInfo bytes, then "…(truncated)"
 }
 
 // MaxBodyInfo is the most body bytes a ResponseInfo keeps.

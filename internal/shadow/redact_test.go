@@ -57,3 +57,65 @@ func TestRedactCopies(t *testing.T) {
 		t.Errorf("non-canonical authorization not redacted: %v", out)
 	}
 }
+
+// TestRedactQuery checks that secret query values are redacted, keeping the
+// names, the other values, the order and the separators byte for byte.
+func TestRedactQuery(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"page=2&sort=asc", "page=2&sort=asc"},
+		{"access_token=s3cr3t", "access_token=[redacted]"},
+		{"page=2&access_token=s3cr3t&q=a%20b", "page=2&access_token=[redacted]&q=a%20b"},
+		{"ACCESS_TOKEN=s3cr3t", "ACCESS_TOKEN=[redacted]"},
+		{"access%5Ftoken=s3cr3t", "access%5Ftoken=[redacted]"},
+		{"code=s3cr3t&state=xyz", "code=[redacted]&state=xyz"},
+		{"token=a&refresh_token=b&id_token=c&api_key=d&apikey=e&key=f", "token=[redacted]&refresh_token=[redacted]&id_token=[redacted]&api_key=[redacted]&apikey=[redacted]&key=[redacted]"},
+		{"password=a&passwd=b&secret=c&client_secret=d&signature=e&sig=f&auth=g&session=h", "password=[redacted]&passwd=[redacted]&secret=[redacted]&client_secret=[redacted]&signature=[redacted]&sig=[redacted]&auth=[redacted]&session=[redacted]"},
+		{"X-Amz-Signature=a&X-Amz-Credential=b&X-Amz-Date=c", "X-Amz-Signature=[redacted]&X-Amz-Credential=[redacted]&X-Amz-Date=c"},
+		{"csrfToken=a&user_password=b&Session-Id=c&mykey=d", "csrfToken=[redacted]&user_password=[redacted]&Session-Id=[redacted]&mykey=[redacted]"},
+		{"a=1;token=s3cr3t;b=2", "a=1;token=[redacted];b=2"},
+		{"token&x=1", "token&x=1"},
+		{"token=&x=1", "token=[redacted]&x=1"},
+		{"token=a=b", "token=[redacted]"},
+		{"&&token=x&", "&&token=[redacted]&"},
+		{"%zz=1&token=%zz", "%zz=1&token=[redacted]"},
+		{"author=me&codec=h264&signal=1", "author=me&codec=h264&signal=1"},
+	} {
+		if got := RedactQuery(tc.in); got != tc.want {
+			t.Errorf("RedactQuery(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestRedactURLHeaders checks that URL-valued headers keep their value with
+// the secret parameters of the query and fragment redacted.
+func TestRedactURLHeaders(t *testing.T) {
+	in := http.Header{
+		"Referer":  {"https://app.example/cb?code=s3cr3t&state=1"},
+		"Location": {"https://app.example/#access_token=s3cr3t&token_type=bearer&expires_in=3600", "/plain#section"},
+		"Link":     {"</next?token=kept>"},
+	}
+	got := Redact(in)
+	want := http.Header{
+		"Referer":  {"https://app.example/cb?code=[redacted]&state=1"},
+		"Location": {"https://app.example/#access_token=[redacted]&token_type=[redacted]&expires_in=3600", "/plain#section"},
+		"Link":     {"</next?token=kept>"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Redact = %q, want %q", got, want)
+	}
+}
+
+// TestNewRequestInfoRedacts checks that a kept request never holds a secret
+// from its query string or its headers.
+func TestNewRequestInfoRedacts(t *testing.T) {
+	h := http.Header{"Authorization": {"Bearer s3cr3t"}, "Accept": {"*/*"}}
+	ri := NewRequestInfo("GET", "/api/items", "access_token=s3cr3t&page=2", h)
+	if ri.Query != "access_token=[redacted]&page=2" || ri.Header.Get("Authorization") != Redacted || ri.Header.Get("Accept") != "*/*" ||
+		ri.Method != "GET" || ri.Path != "/api/items" {
+		t.Errorf("NewRequestInfo = %+v", ri)
+	}
+	if h.Get("Authorization") != "Bearer s3cr3t" {
+		t.Errorf("NewRequestInfo changed its input: %v", h)
+	}
+}
