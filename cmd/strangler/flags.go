@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 )
 
@@ -30,8 +31,15 @@ func hasFlags(fs *flag.FlagSet) bool {
 	return n > 0
 }
 
+// takesArgs names the commands that take arguments after their flags;
+// every other command refuses them.
+var takesArgs = map[string]bool{"validate": true}
+
 // parseFlags parses args and returns the exit code to stop with, or -1 to
-// go on. --help prints the usage and exits 0; a bad flag exits 2.
+// go on. --help prints the usage and exits 0; a bad flag exits 2, and so
+// do arguments left after the flags of a command that takes none: the
+// flag package stops at the first argument that is not a flag, so
+// "serve my.yaml --listen :80" would otherwise ignore --listen as well.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) int {
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(stderr)
@@ -46,8 +54,30 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintf(stderr, "Run \"strangler %s --help\" for usage.\n", fs.Name())
 		return exitUsage
+	case fs.NArg() > 0 && !takesArgs[fs.Name()]:
+		fmt.Fprintf(stderr, "strangler %s: %s\nRun \"strangler %s --help\" for usage.\n",
+			fs.Name(), strayArgs(fs.Args()), fs.Name())
+		return exitUsage
 	}
 	return -1
+}
+
+// strayArgs says what is wrong with the arguments left after the flags:
+// it names them, and suggests --config for a YAML file.
+func strayArgs(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = fmt.Sprintf("%q", a)
+	}
+	msg := fmt.Sprintf("unexpected argument %s", quoted[0])
+	if len(args) > 1 {
+		msg = fmt.Sprintf("unexpected arguments %s (flags after the first argument are not read as flags)",
+			strings.Join(quoted, " "))
+	}
+	if ext := strings.ToLower(filepath.Ext(args[0])); ext == ".yaml" || ext == ".yml" {
+		msg += fmt.Sprintf("; to serve %s, use --config %s", args[0], args[0])
+	}
+	return msg
 }
 
 // logFlags are the logging flags every long-running command shares.

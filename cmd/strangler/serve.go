@@ -46,6 +46,8 @@ type proxyOptions struct {
 	maxURIBytes       int
 	readHeaderTimeout time.Duration
 	bodyReadTimeout   time.Duration
+	bodyMinRate       int64 // bytes per second; 0 turns the minimum off, as the flag does
+	bodyMinRateGrace  time.Duration
 }
 
 func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
@@ -65,16 +67,27 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.IntVar(&o.maxURIBytes, "max-uri-bytes", proxy.DefaultMaxURIBytes, "longest request target (path and query) a client may send; longer get 414; negative: no limit")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "how long a client may take to send its request headers")
 	fs.DurationVar(&o.bodyReadTimeout, "body-read-timeout", proxy.DefaultBodyReadTimeout, "how long a request body may stay silent before the request is cut off with 408; negative: no timeout")
+	fs.Int64Var(&o.bodyMinRate, "body-min-rate", proxy.DefaultBodyMinRate, "slowest average rate, in bytes per second, at which a client may send a request body once --body-min-rate-grace is over; slower bodies are cut off with 408; 0: no minimum")
+	fs.DurationVar(&o.bodyMinRateGrace, "body-min-rate-grace", proxy.DefaultBodyMinRateGrace, "how long a request body is read before --body-min-rate applies")
 	fs.IntVar(&o.inventorySize, "inventory-size", inventory.DefaultLimit,
 		fmt.Sprintf("path patterns the legacy traffic inventory keeps (at most %d); 0 turns it off", inventory.MaxLimit))
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// serveFlags returns the flag set of serve and the options and logging
+// flags it fills in, holding their defaults until it parses. The admin
+// listener binds to loopback by default: /metrics and /api/status are not
+// for the internet.
+func serveFlags(stdout io.Writer) (*flag.FlagSet, *proxyOptions, *logFlags) {
 	fs := newFlagSet("serve", "serve [flags]\n\nRuns the proxy: every request goes to the legacy upstream unless a route in\nroutes.yaml moves it. Edits to routes.yaml apply within a second; SIGHUP\nreloads too. A broken file is refused and the running table keeps serving.", stdout)
 	var o proxyOptions
 	var lf logFlags
 	o.register(fs, ":8080", "127.0.0.1:9090")
 	lf.register(fs)
+	return fs, &o, &lf
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, o, lf := serveFlags(stdout)
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
 	}
@@ -83,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "strangler serve:", err)
 		return exitUsage
 	}
-	if err := runProxy(ctx, o, log, nil); err != nil {
+	if err := runProxy(ctx, *o, log, nil); err != nil {
 		log.Error("strangler stopped", "error", err)
 		return exitError
 	}
@@ -116,9 +129,16 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 	if o.inventorySize < 0 || o.inventorySize > inventory.MaxLimit {
 		return fmt.Errorf("--inventory-size %d: want 0 to %d", o.inventorySize, inventory.MaxLimit)
 	}
+	if o.bodyMinRate < 0 {
+		return fmt.Errorf("--body-min-rate %d: want 0 (off) or more bytes per second", o.bodyMinRate)
+	}
+	if o.bodyMinRateGrace < 0 {
+		return fmt.Errorf("--body-min-rate-grace %s: want a positive duration", o.bodyMinRateGrace)
+	}
 	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg, AccessLog: access,
 		InventorySize: cmp.Or(o.inventorySize, -1), TrustedProxies: o.trustedProxies,
-		MaxURIBytes: o.maxURIBytes, BodyReadTimeout: o.bodyReadTimeout})
+		MaxURIBytes: o.maxURIBytes, BodyReadTimeout: o.bodyReadTimeout,
+		BodyMinRate: cmp.Or(o.bodyMinRate, -1), BodyMinRateGrace: o.bodyMinRateGrace})
 	defer handler.Close()
 	reloader := proxy.NewReloader(o.config, handler, log)
 	if err := reloader.Reload(); err != nil {

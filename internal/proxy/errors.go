@@ -33,10 +33,11 @@ var (
 	replyShed = errorReply{http.StatusServiceUnavailable, "upstream temporarily unavailable", "1", ""}
 	// The client limits: a request target longer than MaxURIBytes, a body
 	// larger than the route's max_body, a body stalled past the body read
-	// timeout.
+	// timeout, a body sent slower than the minimum data rate.
 	replyURITooLong   = errorReply{http.StatusRequestURITooLong, "request URI too long", "", "uri_too_long"}
 	replyBodyTooLarge = errorReply{http.StatusRequestEntityTooLarge, "request body too large", "", "body_too_large"}
 	replyBodyTimeout  = errorReply{http.StatusRequestTimeout, "request body timed out", "", ""}
+	replyBodyTooSlow  = errorReply{http.StatusRequestTimeout, "request body too slow", "", "body_too_slow"}
 	replyBadBody      = errorReply{http.StatusBadRequest, "malformed request body", "", ""}
 )
 

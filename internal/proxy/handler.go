@@ -43,6 +43,15 @@ type Options struct {
 	// the request is cut off with 408. Zero means DefaultBodyReadTimeout;
 	// negative means no timeout.
 	BodyReadTimeout time.Duration
+	// BodyMinRate is the slowest average rate, in bytes per second, at
+	// which a client may send a request body once BodyMinRateGrace is
+	// over; a slower body is cut off with 408 and counted as refused with
+	// reason body_too_slow. Only time spent waiting for the client counts.
+	// Zero means DefaultBodyMinRate; negative means no minimum.
+	BodyMinRate int64
+	// BodyMinRateGrace is how long a body is waited for before
+	// BodyMinRate applies. Zero or negative means DefaultBodyMinRateGrace.
+	BodyMinRateGrace time.Duration
 }
 
 // Handler is the proxy's http.Handler. Until the first table is applied it
@@ -61,6 +70,10 @@ type Handler struct {
 	trusted   trustedProxies
 	maxURI    int           // 0: no limit
 	bodyIdle  time.Duration // 0: no body read timeout
+
+	bodyMinRate      int64              // bytes per second; 0: no minimum
+	bodyMinRateGrace time.Duration      // before bodyMinRate applies
+	bodyTooSlow      prometheus.Counter // refused{reason="body_too_slow"}
 
 	stopping atomic.Bool // set by BeginShutdown
 
@@ -92,7 +105,14 @@ func New(o Options) *Handler {
 		trusted:   trustedProxies(o.TrustedProxies),
 		maxURI:    max(cmp.Or(o.MaxURIBytes, DefaultMaxURIBytes), 0),
 		bodyIdle:  max(cmp.Or(o.BodyReadTimeout, DefaultBodyReadTimeout), 0),
+
+		bodyMinRate:      max(cmp.Or(o.BodyMinRate, DefaultBodyMinRate), 0),
+		bodyMinRateGrace: DefaultBodyMinRateGrace,
 	}
+	if o.BodyMinRateGrace > 0 {
+		h.bodyMinRateGrace = o.BodyMinRateGrace
+	}
+	h.bodyTooSlow = h.metrics.refused.WithLabelValues(replyBodyTooSlow.reason)
 	if o.InventorySize >= 0 {
 		h.inventory = inventory.New(cmp.Or(o.InventorySize, inventory.DefaultLimit))
 		if o.Registerer != nil {
@@ -183,7 +203,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	clean, _, err := routing.CleanPath(r.URL)
-	if err != nil {
+	if err != nil || dotSegmentWithParams(clean) {
 		h.refuse(w, r, replyBadPath, id, traceID, start, nil)
 		return
 	}
@@ -237,7 +257,7 @@ func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, c
 	f.metrics.observe(rec.in.Method, status, took.Seconds())
 	f.live.Observe(end, took.Seconds(), status >= 500)
 	if h.inventory != nil && f.side == routing.Legacy {
-		h.inventory.Observe(clean, route.Name)
+		h.inventory.ObserveAt(end, clean, route.Name)
 	}
 	if h.access != nil && h.access.Sampled() {
 		h.access.Log(accesslog.Record{

@@ -1,11 +1,16 @@
 package proxy
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestForwardingHeaders checks the headers the upstream receives: the
@@ -147,4 +152,133 @@ func TestRequestIDListedInConnection(t *testing.T) {
 
 	res, body = rawRequest(t, addr, "GET", "/dead/1", "Connection: close, X-Request-Id")
 	checkErrorReply(t, res, body, http.StatusBadGateway)
+}
+
+// TestUnderscoreForwardingHeaders sends, over raw connections, look-alikes
+// of the headers the proxy sets or vouches for, spelt with underscores
+// (X_forwarded_for, X-Real_ip): CGI, Rack and WSGI servers read them as
+// HTTP_X_FORWARDED_FOR, the same as the real ones. None may reach the
+// upstream, on a GET or on a POST with a body, whether or not the peer is
+// a trusted proxy; other headers with underscores pass.
+func TestUnderscoreForwardingHeaders(t *testing.T) {
+	forged := []string{
+		"X_forwarded_for: 6.6.6.6", "X-Real_ip: 6.6.6.6", "X_forwarded_proto: https",
+		"X-Forwarded_host: evil.example", "x_forwarded_port: 443", "X_FORWARDED_PREFIX: /admin",
+		"X_Request_Id: forged-id", "X-Strangler_Shadow: 1", "x_strangler_route: forged",
+	}
+	for _, tc := range []struct {
+		name    string
+		trusted string
+	}{
+		{"untrusted peer", ""},
+		{"trusted peer", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trusted, err := ParseTrustedProxies(tc.trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := newHarnessWith(t, Options{TrustedProxies: trusted}, mainBackends...)
+			hs.apply(t, readFile(t, mainConfig))
+			addr := hs.front.Listener.Addr().String()
+			for _, req := range []struct{ method, body string }{{"GET", ""}, {"POST", "order=1"}} {
+				headers := append([]string{"X_Custom_Thing: keep", "X-Request-Id: real-id"}, forged...)
+				if req.body != "" {
+					headers = append(headers, "Content-Type: application/x-www-form-urlencoded",
+						fmt.Sprintf("Content-Length: %d", len(req.body)))
+				}
+				res, body := rawExchange(t, addr, req.method, "/api/orders/1", headers, req.body)
+				if res.StatusCode != http.StatusOK {
+					t.Fatalf("%s: status %d: %s", req.method, res.StatusCode, body)
+				}
+				seen := hs.backends["orders"].requests()
+				s := seen[len(seen)-1]
+				if s.Method != req.method || s.Body != req.body {
+					t.Fatalf("upstream received %s with body %q, want %s with %q", s.Method, s.Body, req.method, req.body)
+				}
+				for k, v := range s.Header {
+					if strings.Contains(k, "_") && !strings.EqualFold(k, "X_Custom_Thing") {
+						t.Errorf("%s: upstream received %s: %q", req.method, k, v)
+					}
+				}
+				for k, want := range map[string]string{
+					"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Host": addr,
+					"X-Request-Id": "real-id", HeaderRoute: "orders", "X_custom_thing": "keep",
+				} {
+					if got := headerFold(s.Header, k); len(got) != 1 || got[0] != want {
+						t.Errorf("%s: upstream received %s = %q, want [%q]", req.method, k, got, want)
+					}
+				}
+				for _, k := range []string{"X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix", HeaderShadow} {
+					if got := s.Header.Values(k); len(got) != 0 {
+						t.Errorf("%s: upstream received %s = %q, want none", req.method, k, got)
+					}
+				}
+			}
+		})
+	}
+}
+
+// headerFold returns the values of the header named k in any case.
+func headerFold(h http.Header, k string) []string {
+	for name, v := range h {
+		if strings.EqualFold(name, k) {
+			return v
+		}
+	}
+	return nil
+}
+
+// rawExchange writes a request with exactly these header lines and body on
+// a new connection to addr and reads the response.
+func rawExchange(t testing.TB, addr, method, target string, headers []string, body string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(waitLimit)); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, addr)
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n" + body)
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s %s: read response: %v", method, target, err)
+	}
+	defer res.Body.Close()
+	got, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, target, err)
+	}
+	return res, got
+}
+
+// TestUnderscoreScrubAllocatesNothing checks that looking for underscore
+// look-alikes and for path parameters hiding dot segments costs no
+// allocation on the request path, and that only look-alikes are removed.
+func TestUnderscoreScrubAllocatesNothing(t *testing.T) {
+	clean := http.Header{"Accept": {"*/*"}, "User-Agent": {"x"}, "X-Customer-Id": {"c"}, "X-Forwarded-For": {"1.2.3.4"}}
+	if n := testing.AllocsPerRun(100, func() { dropUnderscoreLookalikes(clean) }); n != 0 {
+		t.Errorf("%v allocations per request without underscores, want 0", n)
+	}
+	h := http.Header{"X_forwarded_for": nil, "X_Real-IP": nil, "X_other": nil, "X-Forwarded-For": nil}
+	dropUnderscoreLookalikes(h)
+	if _, ok := h["X_other"]; len(h) != 2 || !ok {
+		t.Errorf("left %v, want X_other and X-Forwarded-For", h)
+	}
+	if len(clean) != 4 {
+		t.Errorf("removed real headers: %v", clean)
+	}
+	if n := testing.AllocsPerRun(100, func() { dotSegmentWithParams("/api/orders/42;v=1/items/..x;y") }); n != 0 {
+		t.Errorf("dotSegmentWithParams: %v allocations, want 0", n)
+	}
 }

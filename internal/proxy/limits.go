@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of the client limits in Options.
@@ -17,49 +19,95 @@ const (
 	// DefaultBodyReadTimeout is how long a request body may stay silent
 	// before the request is cut off with 408.
 	DefaultBodyReadTimeout = 30 * time.Second
+	// DefaultBodyMinRate is the slowest average rate, in bytes per second,
+	// at which a client may send a request body once its grace period is
+	// over; slower bodies are cut off with 408. It is Kestrel's (and so
+	// YARP's) MinRequestBodyDataRate: about a 2 kbit/s modem, forty
+	// times below a poor mobile link, so no real uploader comes near it,
+	// while a client that trickles a byte now and then to hold a
+	// connection and an upstream slot is cut off within seconds.
+	DefaultBodyMinRate = 240
+	// DefaultBodyMinRateGrace is how long a body is read before
+	// DefaultBodyMinRate applies (Kestrel's grace period), so that a slow
+	// start (TCP slow start, a client waking its radio) is forgiven.
+	DefaultBodyMinRateGrace = 5 * time.Second
 )
 
+// maxRateWait caps the time a read may wait for a client under the
+// minimum data rate, so that the deadline arithmetic cannot overflow on a
+// huge body.
+const maxRateWait = 24 * time.Hour
+
 // Why a guarded body stopped: the route's max_body was passed, the client
-// stopped sending for longer than the body read timeout, or it sent
-// something that is not a body (a malformed chunk).
+// stopped sending for longer than the body read timeout, it sent slower
+// than the minimum data rate, or it sent something that is not a body (a
+// malformed chunk).
 var (
 	errBodyTooLarge  = errors.New("request body larger than the route's max_body")
 	errBodyTimeout   = errors.New("request body stalled past the body read timeout")
+	errBodyTooSlow   = errors.New("request body sent slower than the minimum data rate")
 	errBodyMalformed = errors.New("malformed request body")
 )
 
 // guardedBody wraps a client's request body. Each read gets a fresh read
 // deadline, so a client that trickles its body is cut off once it pauses
-// for longer than idle, however long the body. On a route with max_body,
-// a body of unknown length is cut off past the limit. Whatever stops the
-// body aborts the upstream request by cancelling the request's context,
-// so that the breaker and retries see a client gone, not an upstream
-// failure, and the client gets 408, 413 or 400 rather than a 502.
+// for longer than idle, however long the body. With a minimum data rate,
+// a client that keeps sending, but too slowly, is cut off too: once it
+// has been waited for longer than the grace period, the average rate
+// since the body started must stay at or above minRate. The rate's clock
+// runs only while a read waits for the client, as Kestrel's does, so that
+// an upstream that reads slowly (back pressure) is not blamed on the
+// client; and it needs no timer: the read deadline is the earlier of the
+// idle one and the moment the average would fall below minRate. On a route
+// with max_body, a body of unknown length is cut off past the limit.
+// Whatever stops the body aborts the upstream request by cancelling the
+// request's context, so that the breaker and retries see a client gone,
+// not an upstream failure, and the client gets 408, 413 or 400 rather than
+// a 502.
 type guardedBody struct {
 	io.ReadCloser
-	w      http.ResponseWriter // the server's writer, for the connection's read deadline
-	idle   time.Duration       // zero: no idle timeout
-	parent context.Context     // the server's request context: done when the client hung up
-	cancel context.CancelCauseFunc
-	why    atomic.Pointer[error] // errBodyTooLarge, errBodyTimeout or errBodyMalformed once stopped
+	w       http.ResponseWriter // the server's writer, for the connection's read deadline
+	idle    time.Duration       // zero: no idle timeout
+	minRate int64               // bytes per second; zero: no minimum data rate
+	grace   time.Duration       // how long the client is waited for before minRate applies
+	parent  context.Context     // the server's request context: done when the client hung up
+	cancel  context.CancelCauseFunc
+	tooSlow prometheus.Counter    // strangler_refused_requests_total{reason="body_too_slow"}
+	why     atomic.Pointer[error] // errBodyTooLarge, errBodyTimeout, errBodyTooSlow or errBodyMalformed once stopped
+
+	// Owned by the goroutine that reads the body.
+	read     int64         // bytes read so far
+	waited   time.Duration // time spent in reads waiting for the client
+	rateDead bool          // the current read's deadline is the rate's, not the idle one
 }
 
-// Read reads from the client's body under the idle deadline and the limit.
+// Read reads from the client's body under the idle deadline, the minimum
+// data rate and the limit.
 func (b *guardedBody) Read(p []byte) (int, error) {
 	if why := b.why.Load(); why != nil {
 		return 0, *why
 	}
-	if b.idle > 0 {
-		_ = http.NewResponseController(b.w).SetReadDeadline(time.Now().Add(b.idle))
+	var began time.Time
+	if b.idle > 0 || b.minRate > 0 {
+		began = time.Now()
+		_ = http.NewResponseController(b.w).SetReadDeadline(b.deadline(began))
 	}
 	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	if b.minRate > 0 {
+		b.waited += time.Since(began)
+	}
 	if err == nil {
+		if b.minRate > 0 && b.waited > b.grace && float64(b.read) < float64(b.minRate)*b.waited.Seconds() {
+			b.stop(&errBodyTooSlow)
+			return n, errBodyTooSlow
+		}
 		return n, nil
 	}
 	if err == io.EOF {
 		// Done: the connection must not time out while the response
 		// streams (the server watches it for a hang-up from now on).
-		if b.idle > 0 {
+		if !began.IsZero() {
 			_ = http.NewResponseController(b.w).SetReadDeadline(time.Time{})
 		}
 		return n, err
@@ -68,6 +116,8 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	switch {
 	case errors.As(err, &tooLarge):
 		b.stop(&errBodyTooLarge)
+	case isTimeout(err) && b.rateDead:
+		b.stop(&errBodyTooSlow)
 	case isTimeout(err):
 		b.stop(&errBodyTimeout)
 	case b.parent.Err() != nil:
@@ -78,9 +128,39 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	return n, *b.why.Load()
 }
 
-// stop records why the body stopped and aborts the upstream request.
+// deadline returns the read deadline of a read that begins at now: the
+// idle timeout from now, or, when sooner, the moment the client's average
+// rate would fall below minRate were nothing more to arrive. It records
+// which of the two it chose.
+func (b *guardedBody) deadline(now time.Time) time.Time {
+	var d time.Time
+	if b.idle > 0 {
+		d = now.Add(b.idle)
+	}
+	b.rateDead = false
+	if b.minRate > 0 {
+		// Without more data the average stays at or above minRate until
+		// the time waited reaches read/minRate, and it is not judged
+		// before the grace period is over.
+		need := b.grace
+		if s := float64(b.read) / float64(b.minRate); s > need.Seconds() {
+			need = time.Duration(min(s, maxRateWait.Seconds()) * float64(time.Second))
+		}
+		if r := now.Add(need - b.waited); d.IsZero() || r.Before(d) {
+			d, b.rateDead = r, true
+		}
+	}
+	return d
+}
+
+// stop records why the body stopped and aborts the upstream request. A
+// body too slow is counted as a refusal here, before the client is
+// answered.
 func (b *guardedBody) stop(why *error) {
 	b.why.Store(why)
+	if why == &errBodyTooSlow && b.tooSlow != nil {
+		b.tooSlow.Inc()
+	}
 	b.cancel(*why)
 }
 
@@ -94,6 +174,8 @@ func (b *guardedBody) stopped() (errorReply, bool) {
 		return replyBodyTooLarge, true
 	case *why == errBodyTimeout:
 		return replyBodyTimeout, true
+	case *why == errBodyTooSlow:
+		return replyBodyTooSlow, true
 	default:
 		return replyBadBody, true
 	}
@@ -108,7 +190,8 @@ func (h *Handler) guardBody(w http.ResponseWriter, r *http.Request, limit int64)
 	if !hasBody(r) {
 		return r, nil
 	}
-	b := &guardedBody{ReadCloser: r.Body, w: w, idle: h.bodyIdle, parent: r.Context()}
+	b := &guardedBody{ReadCloser: r.Body, w: w, idle: h.bodyIdle, minRate: h.bodyMinRate, grace: h.bodyMinRateGrace,
+		parent: r.Context(), tooSlow: h.bodyTooSlow}
 	if limit > 0 && r.ContentLength < 0 {
 		// A declared length above the limit has been refused already.
 		b.ReadCloser = http.MaxBytesReader(w, r.Body, limit)

@@ -56,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"route", "result"}),
 		refused: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_refused_requests_total",
-			Help: "Requests strangler turned away itself before any upstream saw them, by reason: bad_path (400), body_too_large (413), uri_too_long (414), not_ready (503, no table yet).",
+			Help: "Requests strangler turned away itself, by reason: bad_path (400), body_too_large (413), uri_too_long (414), not_ready (503, no table yet), all before any upstream saw them; body_too_slow (408, a body sent below the minimum data rate, its upstream request aborted).",
 		}, []string{"reason"}),
 		reloads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_config_reloads_total",
@@ -80,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, result := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(result)
 	}
-	for _, r := range []errorReply{replyBadPath, replyBodyTooLarge, replyURITooLong, replyNotReady} {
+	for _, r := range []errorReply{replyBadPath, replyBodyTooLarge, replyURITooLong, replyNotReady, replyBodyTooSlow} {
 		m.refused.WithLabelValues(r.reason)
 	}
 	return m

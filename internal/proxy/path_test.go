@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/strangler-proxy/strangler/internal/routing"
 )
 
 // TestPathSafety sends request targets that Go's client would normalise
@@ -74,18 +76,33 @@ func checkPathRouting(t *testing.T, hs *harness, cases []pathCase) {
 }
 
 // TestBadPath checks that a path with a backslash or a NUL byte, literal or
-// encoded, is refused with the proxy's JSON 400 and reaches no backend.
+// encoded, or a segment that is a dot segment once its ";params" are cut
+// off (as Tomcat, Jetty and Spring cut them), is refused with the proxy's
+// JSON 400 and reaches no backend.
 func TestBadPath(t *testing.T) {
 	hs := newMainHarness(t)
 	addr := hs.front.Listener.Addr().String()
-	for _, target := range []string{
+	targets := []string{
 		`/api/orders/..\..\admin`,
 		`/api/orders\..\..\admin`,
 		"/api/orders/..%5c..%5cadmin",
 		"/api/orders/..%5C..%5Cadmin",
 		"/api/orders/42%00.json",
 		"/about%00",
-	} {
+		// To a Java service, /api/orders/..;/admin is /api/admin.
+		"/api/orders/..;/admin",
+		"/api/orders/.;/..;/..;/admin",
+		"/api/orders/..;jsessionid=0123/admin",
+		"/api/orders/..%3b/admin",
+		"/api/orders/..%3B/admin",
+		"/api/orders/%2e%2e;/admin",
+		"/api/orders/%2E.%3Bx=1/admin",
+		"/api/orders/x/../..;/admin", // cleaning brings ..; next to the prefix
+		"/api/orders/..;",
+		"/api/orders/.;/42",
+		"/..;/api/orders/1",
+	}
+	for _, target := range targets {
 		t.Run(target, func(t *testing.T) {
 			res, body := rawRequest(t, addr, "GET", target)
 			checkErrorReply(t, res, body, http.StatusBadRequest)
@@ -96,8 +113,8 @@ func TestBadPath(t *testing.T) {
 			t.Errorf("backend %s received %d requests, want none", name, n)
 		}
 	}
-	if got, _, err := metricValue(hs.reg, "strangler_refused_requests_total", map[string]string{"reason": "bad_path"}); err != nil || got != 6 {
-		t.Errorf("strangler_refused_requests_total{reason=bad_path} = %v (%v), want 6", got, err)
+	if got, _, err := metricValue(hs.reg, "strangler_refused_requests_total", map[string]string{"reason": "bad_path"}); err != nil || got != float64(len(targets)) {
+		t.Errorf("strangler_refused_requests_total{reason=bad_path} = %v (%v), want %d", got, err, len(targets))
 	}
 }
 
@@ -148,4 +165,50 @@ routes:
 			t.Errorf("%s: %s received %q, want %q", tc.target, tc.backend, got, tc.want)
 		}
 	}
+}
+
+// javaPath is the path a Tomcat, Jetty or Spring service serves for the
+// path p it receives: each segment's ";params" cut off, then "." and ".."
+// resolved and empty segments dropped.
+func javaPath(p string) string {
+	var out []string
+	for _, seg := range strings.Split(p, "/") {
+		seg, _, _ = strings.Cut(seg, ";")
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/")
+}
+
+// FuzzPathParams checks, for any path below /api/orders/ that the proxy
+// accepts and routes on, that a Java service behind the route sees a path
+// below /api/orders too: no spelling of ";params" climbs out of the
+// prefix.
+func FuzzPathParams(f *testing.F) {
+	for _, s := range []string{
+		"..;/admin", ".;/..;/..;/admin", "..;jsessionid=1/admin", "..%3b/admin", "%2e%2e%3B/admin",
+		"x/../..;/admin", "..;", "42;v=1", "a;b/c;d", "...;/x", "..x;/y", ";/..;/z", "42",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, suffix string) {
+		u, err := url.Parse("/api/orders/" + suffix)
+		if err != nil || u.Path == "" {
+			return
+		}
+		clean, _, err := routing.CleanPath(u)
+		if err != nil || dotSegmentWithParams(clean) || !strings.HasPrefix(clean, "/api/orders/") {
+			return // refused, or routed elsewhere
+		}
+		if j := javaPath(clean); j != "/api/orders" && !strings.HasPrefix(j, "/api/orders/") {
+			t.Errorf("%q: routed on %q, which a Java service reads as %q", u.String(), clean, j)
+		}
+	})
 }

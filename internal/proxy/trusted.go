@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"strings"
@@ -9,9 +10,9 @@ import (
 
 // trustedProxies are the peers whose forwarding headers are believed: the
 // load balancers or CDNs in front of strangler. From any other peer,
-// X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, Forwarded and
-// X-Real-IP are replaced or dropped, because a client can write anything
-// in them.
+// X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Port,
+// X-Forwarded-Prefix, Forwarded and X-Real-IP are replaced or dropped,
+// because a client can write anything in them.
 type trustedProxies []netip.Prefix
 
 // ParseTrustedProxies parses a comma-separated list of CIDRs and IP
@@ -68,22 +69,81 @@ func (t trustedProxies) trusts(remoteAddr string) bool {
 
 // setForwarding sets the forwarding headers of pr.Out from the connection
 // pr.In came on: believed and extended for a trusted proxy (forwardTrusted),
-// replaced for anyone else. pr.Out must not hold the client's X-Forwarded-*
-// headers any more (ReverseProxy removes them before its Rewrite).
+// replaced for anyone else. pr.Out must not hold the client's
+// X-Forwarded-For, -Host and -Proto any more (ReverseProxy removes them
+// before its Rewrite). Whoever the peer, look-alikes of the headers the
+// proxy sets or vouches for, spelt with underscores, are removed
+// (dropUnderscoreLookalikes).
 func (t trustedProxies) setForwarding(pr *httputil.ProxyRequest) {
+	dropUnderscoreLookalikes(pr.Out.Header)
 	if t.trusts(pr.In.RemoteAddr) {
 		forwardTrusted(pr)
 		return
 	}
 	pr.SetXForwarded()
-	delete(pr.Out.Header, "Forwarded")
-	delete(pr.Out.Header, "X-Real-Ip")
+	h := pr.Out.Header
+	delete(h, "Forwarded")
+	delete(h, "X-Real-Ip")
+	delete(h, "X-Forwarded-Port")
+	delete(h, "X-Forwarded-Prefix")
+}
+
+// vouchedHeaders are the request headers the proxy sets, replaces or
+// passes on only from a trusted proxy, in lower case with "-" (the names
+// without a "-", such as Forwarded and traceparent, have no underscore
+// spelling).
+var vouchedHeaders = [...]string{
+	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
+	"x-forwarded-prefix", "x-real-ip", "x-request-id", "x-strangler-route", "x-strangler-shadow",
+}
+
+// dropUnderscoreLookalikes removes from h every header whose name, with
+// "_" read as "-", is one of vouchedHeaders in any case: X_Forwarded_For,
+// X-Real_IP and the like. CGI, Rack, WSGI and PHP servers turn "-" and
+// "_" alike into "_" (HTTP_X_FORWARDED_FOR), so an upstream behind them
+// would believe the client's look-alike as the proxy's header (Puma's
+// CVE-2024-45614). Go's server leaves such names as the client wrote
+// them. One pass over h, allocating nothing.
+func dropUnderscoreLookalikes(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		for _, v := range vouchedHeaders {
+			if sameHeaderName(k, v) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// sameHeaderName reports whether name, ASCII case ignored and "_" read
+// as "-", is lower (a lower-case name).
+func sameHeaderName(name, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // forwardTrusted sets the forwarding headers of a request from a trusted
 // proxy: the peer's address is appended to the X-Forwarded-For chain it
 // sent, and its X-Forwarded-Host, X-Forwarded-Proto, Forwarded and
-// X-Real-IP pass on as it wrote them. ReverseProxy has removed them from
+// X-Real-IP pass on as it wrote them (X-Forwarded-Port and -Prefix, which
+// ReverseProxy leaves, pass too). ReverseProxy has removed them from
 // the outbound request (as client input, or as hop-by-hop headers listed
 // in Connection), so they are taken from the inbound one.
 func forwardTrusted(pr *httputil.ProxyRequest) {
