@@ -38,6 +38,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	})()`)
 	b.waitFor(t, "the headline share to be a percentage", `/^[<>]?\d+(\.\d+)?%$/.test(document.getElementById('headline-share').textContent)`)
 	b.waitFor(t, "the inventory to list /api/customers/{id}", `document.querySelector('#inventory-body tr[data-pattern="/api/customers/{id}"]') !== null`)
+	b.waitFor(t, "the inventory to show its recent requests beside the total", `(() => {
+		const row = document.querySelector('#inventory-body tr[data-pattern="/api/customers/{id}"]');
+		const n = (f) => parseInt(row.querySelector('[data-field="' + f + '"]').textContent.replace(/[^0-9]/g, ''), 10);
+		return n('recent') > 0 && n('requests') >= n('recent') && document.getElementById('inventory-recent-head').textContent === 'Last 10 min';
+	})()`)
 	if got := evalIn[string](t, b, `document.body.dataset.connection`); got != "live" {
 		t.Errorf("connection indicator %q, want live (server-sent events)", got)
 	}

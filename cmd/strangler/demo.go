@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strangler-proxy/strangler/extracted-services/inventory"
@@ -16,6 +23,7 @@ import (
 	"github.com/strangler-proxy/strangler/extracted-services/payments"
 	"github.com/strangler-proxy/strangler/internal/routing"
 	monolith "github.com/strangler-proxy/strangler/legacy-monolith"
+	"gopkg.in/yaml.v3"
 )
 
 // demoApps are the bundled apps the demo starts, by the upstream name
@@ -32,31 +40,102 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 Runs the bundled legacy shop, its extracted orders, payments and inventory
 services, and the proxy in front of them, on this machine. Each app listens
 where routes.yaml's upstream of the same name points (monolith, orders,
-payments, inventory): change a port there. Edit routes.yaml while the demo
-runs and watch traffic move. Ctrl-C stops everything.`, stdout)
+payments, inventory), unless its --NAME-port flag moves it. Edit routes.yaml
+while the demo runs and watch traffic move. Ctrl-C stops everything.`, stdout)
 	var o proxyOptions
 	var lf logFlags
 	o.register(fs, "127.0.0.1:8480", "127.0.0.1:8490")
 	lf.register(fs)
+	ports := registerDemoPorts(fs)
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
+	}
+	for _, name := range demoApps {
+		if p := ports[name]; p < 0 || p > 65535 {
+			fmt.Fprintf(stderr, "strangler demo: --%s-port %d: want 1 to 65535 (0: the port in routes.yaml)\n", name, p)
+			return exitUsage
+		}
 	}
 	log, err := lf.logger(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "strangler demo:", err)
 		return exitUsage
 	}
-	if err := demo(ctx, o, log, stdout); err != nil {
+	if err := demo(ctx, o, ports, log, stdout); err != nil {
 		fmt.Fprintln(stderr, "strangler demo:", err)
 		return exitError
 	}
 	return exitOK
 }
 
+// demoPorts are the --NAME-port flags of the demo: by app name, the port it
+// listens on, 0 for the port of its upstream's url in routes.yaml.
+type demoPorts map[string]int
+
+// registerDemoPorts adds one --NAME-port flag per bundled app to fs.
+func registerDemoPorts(fs *flag.FlagSet) demoPorts {
+	ports := demoPorts{}
+	for _, name := range demoApps {
+		fs.Func(name+"-port", fmt.Sprintf("port of the %s app on 127.0.0.1, overriding the url of upstream %q in routes.yaml (default: that url's port)", name, name),
+			func(v string) error {
+				p, err := strconv.Atoi(v)
+				if err != nil {
+					return fmt.Errorf("not a port number: %w", err)
+				}
+				ports[name] = p
+				return nil
+			})
+	}
+	return ports
+}
+
+// given reports whether a port flag was given.
+func (p demoPorts) given() bool {
+	for _, port := range p {
+		if port != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // demo starts the bundled apps where cfg says they live, then the proxy,
 // and blocks until ctx ends; then it stops the proxy first and the apps
 // after it.
-func demo(ctx context.Context, o proxyOptions, log *slog.Logger, stdout io.Writer) error {
+//
+// With port flags, the proxy serves a copy of routes.yaml with those
+// upstreams' ports replaced, in a temporary directory; the copy is written
+// again every time the user's file changes, so edits still apply within a
+// second, and it keeps the file's lines, so errors name the same lines.
+func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger, stdout io.Writer) error {
+	userConfig := o.config
+	if ports.given() {
+		dir, err := os.MkdirTemp("", "strangler-demo-")
+		if err != nil {
+			return fmt.Errorf("port flags: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		o.config = filepath.Join(dir, filepath.Base(userConfig))
+		if err := writeDemoConfig(userConfig, o.config, ports); err != nil {
+			return fmt.Errorf("%w\n(run the demo from the repository root, or pass --config)", err)
+		}
+		wctx, stop := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		defer func() { stop(); <-watched }()
+		go func() {
+			defer close(watched)
+			err := routing.Watch(wctx, userConfig, o.debounce, log, func() {
+				if err := writeDemoConfig(userConfig, o.config, ports); err != nil {
+					log.Error("demo: copying routes.yaml with the port flags applied", "error", err)
+				}
+			})
+			if err != nil {
+				log.Error("demo: cannot watch routes.yaml", "config", userConfig, "error", err)
+			}
+		}()
+		log.Info("demo: port flags applied; the proxy serves a copy of routes.yaml, rewritten on every save",
+			"config", userConfig, "copy", o.config)
+	}
 	cfg, err := routing.LoadFile(o.config)
 	if err != nil {
 		return fmt.Errorf("%w\n(run the demo from the repository root, or pass --config)", err)
@@ -106,7 +185,7 @@ func demo(ctx context.Context, o proxyOptions, log *slog.Logger, stdout io.Write
 		}
 		ln, err := net.Listen("tcp", addrs[name])
 		if err != nil {
-			return fmt.Errorf("start %s on %s (set in %s): %w", name, addrs[name], o.config, err)
+			return fmt.Errorf("start %s on %s (set in %s, or by --%s-port): %w", name, addrs[name], userConfig, name, err)
 		}
 		srv := newServer(h, log)
 		servers = append(servers, srv)
@@ -118,8 +197,98 @@ func demo(ctx context.Context, o proxyOptions, log *slog.Logger, stdout io.Write
 	}
 
 	return runProxy(ctx, o, log, func(proxyAddr, adminAddr string) {
-		printDemoBanner(stdout, o.config, proxyAddr, adminAddr, addrs)
+		printDemoBanner(stdout, userConfig, proxyAddr, adminAddr, addrs)
 	})
+}
+
+// writeDemoConfig writes the routes.yaml at from to the path to, with the
+// url of every upstream named in ports moved to that port, replacing to
+// atomically (the proxy watching it never reads half a file). A file that
+// does not parse is copied as it is, for the proxy to report.
+func writeDemoConfig(from, to string, ports demoPorts) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	data = withPorts(data, ports)
+	if old, err := os.ReadFile(to); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(to), ".routes-*.yaml")
+	if err != nil {
+		return fmt.Errorf("write config copy: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write config copy: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), to); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write config copy: %w", err)
+	}
+	return nil
+}
+
+// withPorts returns routes.yaml's text with the port of upstreams.NAME.url
+// replaced for every NAME in ports with a non-zero port. Only the url's
+// text changes, so every line keeps its number. Text that does not parse,
+// and upstreams without a url, are left alone.
+func withPorts(data []byte, ports demoPorts) []byte {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return data
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for name, port := range ports {
+		if port == 0 {
+			continue
+		}
+		n := mappingValue(mappingValue(mappingValue(root.Content[0], "upstreams"), name), "url")
+		if n == nil || n.Kind != yaml.ScalarNode || n.Line < 1 || n.Line > len(lines) {
+			continue
+		}
+		u, err := url.Parse(n.Value)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
+		line, start := lines[n.Line-1], n.Column-1
+		if start < 0 || start >= len(line) {
+			continue
+		}
+		end := start
+		switch q := line[start]; q {
+		case '"', '\'':
+			i := bytes.IndexByte(line[start+1:], q)
+			if i < 0 {
+				continue
+			}
+			end = start + 1 + i + 1
+		default:
+			for end < len(line) && !bytes.ContainsRune([]byte(" \t\r\n,}]#"), rune(line[end])) {
+				end++
+			}
+		}
+		if string(line[start:end]) != n.Value && strings.Trim(string(line[start:end]), `"'`) != n.Value {
+			continue // not where the parser said: leave the line alone
+		}
+		lines[n.Line-1] = slices.Concat(line[:start], []byte(strconv.Quote(u.String())), line[end:])
+	}
+	return bytes.Join(lines, nil)
+}
+
+// mappingValue returns the value under key in the mapping n, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // loopbackHost returns host:port of a URL that points at this machine; the

@@ -20,8 +20,18 @@ const maxAdminBody = 64 << 10
 // Every method answers 200 with the settings in force, or a JSON error:
 // 400 for a bad body or invalid settings, 405 for other methods. Unknown
 // JSON fields are rejected.
+//
+// A request that came through a proxy, one carrying X-Forwarded-For or
+// Forwarded (strangler always sets X-Forwarded-For on what it forwards), is
+// refused with 403 whatever its method: the endpoint is for whoever runs
+// the app, called directly, never for clients of the shop in front of it.
 func (f *Faults) Admin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if proxied(r) {
+			writeError(w, http.StatusForbidden, "forbidden",
+				AdminPath+" answers direct calls only, not requests forwarded by a proxy")
+			return
+		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
 		case http.MethodPut, http.MethodPatch:
@@ -61,4 +71,12 @@ func decodeSettings(w http.ResponseWriter, r *http.Request, s *Settings) error {
 		return fmt.Errorf("decode fault settings: unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// proxied reports whether r arrived through a proxy: it carries a
+// forwarding header.
+func proxied(r *http.Request) bool {
+	_, xff := r.Header["X-Forwarded-For"]
+	_, fwd := r.Header["Forwarded"]
+	return xff || fwd
 }

@@ -8,27 +8,41 @@
 // # Patterns
 //
 // The pattern of a cleaned request path (pattern.go) is built segment by
-// segment, splitting on "/":
+// segment, splitting on "/". A segment is kept literally only when it looks
+// like a word of a route; otherwise it becomes "{id}", so that no value a
+// client sends (an e-mail address, a token, a password in a reset link)
+// reaches a dashboard or a metric label:
 //
-//   - A segment that looks like an id becomes "{id}": all digits ("123"); 3
-//     or more digits anywhere ("ord-100001", "sku-1001", "INV2024001"); a hex
-//     string of 12 or more characters holding a digit ("deadbeefcafe1"); any
-//     segment of 32 bytes or more, which covers UUIDs (36 bytes, any case,
-//     with or without a digit) and long tokens.
-//   - A segment holding any byte other than ASCII letters, digits and the
-//     characters "-._~!$&'()*+,;=:@" (what RFC 3986 allows in a path segment,
-//     "%" excepted because the path is already decoded) also becomes
-//     "{id}". That covers invalid UTF-8, control characters, spaces, all
+//   - A literal segment holds only ASCII letters, digits, "-" and "_",
+//     optionally followed by one "." and a common file extension ("html",
+//     "php", "jsp", "do", "aspx", "js", "css", "json", "pdf", ...: see
+//     knownExtension), and is at most 24 bytes long. Every other segment
+//     is "{id}": one with "@", "=", "%", "~", "+", any other punctuation, a
+//     "." elsewhere, spaces, control characters, invalid UTF-8 or
 //     non-ASCII text (so no look-alike or right-to-left characters reach a
-//     dashboard) and "{" and "}", so a client cannot forge a pattern by
-//     sending "{...}" itself: "/a/{...}" is "/a/{id}".
-//   - Other segments are kept as they are: "v1", "v2", "oauth2", "health".
+//     dashboard), "{" or "}" (so a client cannot forge "{...}"; "/a/{...}"
+//     is "/a/{id}"), or more than 24 bytes (UUIDs, tokens).
+//   - A segment that passes those rules is still an id when it is all
+//     digits ("123"), holds 3 or more digits ("ord-100001", "sku-1001"), is a
+//     hex string of 12 or more characters holding a digit
+//     ("deadbeefcafe1"), or mixes cases with more than 3 capitals or two
+//     capitals in a row ("xKfQmZpL"). "v1", "oauth2", "getUserById", "HTML"
+//     and "orders.php" stay.
 //   - Empty segments are dropped; a trailing slash is kept ("/api/" stays
 //     "/api/") and "/" stays "/". A path not starting with "/" is read as if
 //     it did.
 //   - At most 8 segments are kept; a deeper path ends in "/{...}" after the
-//     eighth. A kept segment is at most 31 bytes, so a pattern is at most
-//     262 bytes, always valid UTF-8 and always starts with "/".
+//     eighth. A pattern is therefore at most 206 bytes, always valid UTF-8
+//     and always starts with "/".
+//
+// Those rules are Pattern's. An Inventory adds the fan-out rule, which
+// needs the traffic seen so far: under one parent pattern (the pattern up
+// to a segment), the first MaxChildren distinct literal segments stay, and
+// any other becomes "{id}", so "/reset-password/<random word>" collapses
+// after 16 words whatever the words. The children are remembered as hashes,
+// for at most MaxParents parents; once that many are remembered, the
+// literal children of a new parent become "{id}" (fail closed). Only the
+// final form enters the table, the dashboard and the metric.
 //
 // Pattern(Pattern(p)) == Pattern(p) for every p.
 //
@@ -44,6 +58,13 @@
 // Overcount and Requests. Every pattern that took more than 1/Limit of the
 // requests is guaranteed to be in the table, so the heavy hitters survive a
 // client that sends any number of distinct paths.
+//
+// Each kept pattern also has its requests per minute over the last
+// RecentWindow (10 minutes) in a ring of ten counters, so that TopRecent can
+// rank by what legacy serves now: a route fully moved stops feeding its
+// patterns, which sink once the window has passed. The Prometheus counter
+// stays a counter of everything since start; rate() gives recent traffic
+// there.
 //
 // The smallest count is found with a min-heap indexed by a map from pattern
 // to heap position: a request for a kept pattern is a map lookup and a

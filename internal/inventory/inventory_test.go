@@ -3,19 +3,21 @@ package inventory
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 )
 
-// churnPath returns the i-th of an adversary's distinct paths: i in base 26
-// with the digits replaced by letters, so that none collapses into another.
+// churnPath returns the i-th of an adversary's distinct paths, for i below
+// 1<<16: i's four base-16 digits as one-letter segments, so that none
+// collapses into another, by the character rules or the fan-out rule (no
+// parent has more than 16 children).
 func churnPath(i int) string {
-	b := []byte("/spam/" + strconv.FormatInt(int64(i), 26))
-	for j := range b {
-		if '0' <= b[j] && b[j] <= '9' {
-			b[j] += 'A' - '0'
-		}
+	if i < 0 || i >= 1<<16 {
+		panic("churnPath: i out of range")
+	}
+	b := []byte("/spam")
+	for shift := 12; shift >= 0; shift -= 4 {
+		b = append(b, '/', 'a'+byte(i>>shift&15))
 	}
 	return string(b)
 }
@@ -62,10 +64,10 @@ func TestObserveCountsByPattern(t *testing.T) {
 	inv.Observe("/", "default")
 	inv.Observe("/about", "default")
 	want := []Entry{
-		{Pattern: "/api/customers/{id}/invoices", Requests: 3, Route: "default"},
-		{Pattern: "/", Requests: 1, Route: "default"},
-		{Pattern: "/about", Requests: 1, Route: "default"},
-		{Pattern: "/api/orders/{id}", Requests: 1, Route: "orders"},
+		{Pattern: "/api/customers/{id}/invoices", Requests: 3, Route: "default", Recent: 3},
+		{Pattern: "/", Requests: 1, Route: "default", Recent: 1},
+		{Pattern: "/about", Requests: 1, Route: "default", Recent: 1},
+		{Pattern: "/api/orders/{id}", Requests: 1, Route: "orders", Recent: 1},
 	}
 	if got := inv.Top(0); !slices.Equal(got, want) {
 		t.Fatalf("Top(0) = %+v\nwant %+v", got, want)
@@ -143,7 +145,7 @@ func TestObserveConcurrent(t *testing.T) {
 // patterns (each more than 1/limit of the traffic) are always kept, and
 // every estimate brackets the true count.
 func TestSpaceSavingAgainstChurn(t *testing.T) {
-	const limit, churn = 20, 100_000
+	const limit, churn = 20, 1 << 16
 	inv := New(limit)
 	heavy := []string{"/api/customers/{id}/invoices", "/catalog/{id}", "/cart"}
 	truth := map[string]uint64{}

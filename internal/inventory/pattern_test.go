@@ -28,14 +28,32 @@ func TestPattern(t *testing.T) {
 		{"short hex with one digit", "/blob/deadbeef1", "/blob/deadbeef1"},
 		{"hex word without digit", "/blob/deadbeefcafedecade", "/blob/deadbeefcafedecade"},
 		{"object id", "/docs/507f1f77bcf86cd799439011", "/docs/{id}"},
-		{"31 bytes kept", "/" + strings.Repeat("a", 31), "/" + strings.Repeat("a", 31)},
-		{"32 bytes collapsed", "/" + strings.Repeat("a", 32) + "/b", "/{id}/b"},
+		{"24 bytes kept", "/" + strings.Repeat("a", 24), "/" + strings.Repeat("a", 24)},
+		{"25 bytes collapsed", "/" + strings.Repeat("a", 25) + "/b", "/{id}/b"},
+		{"password in a reset link", "/reset-password/hunterwhoisthebestpasswordxx", "/reset-password/{id}"},
+		{"email", "/users/alice.smith@example.com/profile", "/users/{id}/profile"},
+		{"at sign", "/users/alice@home", "/users/{id}"},
+		{"dotted user name", "/users/alice.smith", "/users/{id}"},
+		{"equals", "/t/a=b", "/t/{id}"},
+		{"tilde", "/~alice", "/{id}"},
+		{"plus", "/tags/c++", "/tags/{id}"},
+		{"other pchar", "/a/b!c", "/a/{id}"},
+		{"words kept", "/account/change-password/step_two", "/account/change-password/step_two"},
+		{"known extension", "/orders.php", "/orders.php"},
+		{"asp.net page", "/Account/Default.aspx", "/Account/Default.aspx"},
+		{"unknown extension", "/a/b.exe", "/a/{id}"},
+		{"two dots", "/a/b.tar.gz", "/a/{id}"},
+		{"dot file", "/.env", "/{id}"},
+		{"camel case kept", "/api/getUserById", "/api/getUserById"},
+		{"upper case kept", "/API/HTML", "/API/HTML"},
+		{"random mixed case", "/t/xKfQmZpL", "/t/{id}"},
+		{"capitals in a row", "/t/aBCd", "/t/{id}"},
 		{"trailing slash kept", "/api/orders/", "/api/orders/"},
 		{"trailing slash after id", "/api/orders/123/", "/api/orders/{id}/"},
 		{"empty segments dropped", "/a//b/", "/a/b/"},
 		{"no leading slash", "a/b", "/a/b"},
-		{"pchar kept", "/a-b_c.d~e!$&'()*+,;=:@", "/a-b_c.d~e!$&'()*+,;=:@"},
-		{"dot segments kept", "/./..", "/./.."},
+		{"pchar collapsed", "/a-b_c.d~e!$&'()*+,;=:@", "/{id}"},
+		{"dot segments collapsed", "/./..", "/{id}/{id}"},
 		{"forged id", "/a/{id}", "/a/{id}"},
 		{"forged truncation", "/a/{...}", "/a/{id}"},
 		{"braces", "/a/x}y", "/a/{id}"},
@@ -68,14 +86,14 @@ func TestPattern(t *testing.T) {
 // TestPatternLongest builds the longest possible pattern and checks that it
 // is exactly maxPatternLen bytes and fits the stack buffer Observe uses.
 func TestPatternLongest(t *testing.T) {
-	seg := "/" + strings.Repeat("z", idMinLen-1)
+	seg := "/" + strings.Repeat("z", maxSegLen)
 	got := Pattern(strings.Repeat(seg, maxSegments+3))
 	want := strings.Repeat(seg, maxSegments) + truncated
 	if got != want {
 		t.Fatalf("Pattern = %q, want %q", got, want)
 	}
-	if len(got) != maxPatternLen || maxPatternLen != 262 {
-		t.Fatalf("longest pattern is %d bytes, maxPatternLen %d, documented 262", len(got), maxPatternLen)
+	if len(got) != maxPatternLen || maxPatternLen != 206 {
+		t.Fatalf("longest pattern is %d bytes, maxPatternLen %d, documented 206", len(got), maxPatternLen)
 	}
 }
 

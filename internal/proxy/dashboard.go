@@ -106,7 +106,13 @@ type InventoryView struct {
 	// Limit is how many patterns are kept at most; 0 when the inventory is
 	// off.
 	Limit int `json:"limit"`
-	// Patterns are ranked by requests since the proxy started, most first.
+	// RecentWindowSeconds is the span each pattern's recent count covers
+	// (inventory.RecentWindow, 600).
+	RecentWindowSeconds float64 `json:"recent_window_seconds"`
+	// Patterns are ranked by requests over the recent window, most first,
+	// then by requests since the proxy started: a pattern legacy no longer
+	// serves, such as one of a route fully moved, sinks to the bottom once
+	// the window has passed. Each carries both counts.
 	Patterns []inventory.Entry `json:"patterns"`
 }
 
@@ -126,7 +132,8 @@ func (h *Handler) Dashboard(r *Reloader, now time.Time) Dashboard {
 		}
 	}
 	if h.inventory != nil {
-		d.Inventory = InventoryView{Limit: h.inventory.Limit(), Patterns: h.inventory.Top(0)}
+		d.Inventory = InventoryView{Limit: h.inventory.Limit(),
+			RecentWindowSeconds: inventory.RecentWindow.Seconds(), Patterns: h.inventory.TopRecent(0)}
 	}
 	g := h.cur.Load()
 	if g == nil {

@@ -2,11 +2,17 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/strangler-proxy/strangler/internal/inventory"
 )
 
 // dashboardConfig moves half of /api/orders, all of /api/stock, and keeps
@@ -137,6 +143,57 @@ func TestDashboardInventoryCollapsesLegacyPaths(t *testing.T) {
 		if strings.HasPrefix(p.Pattern, "/api/stock") {
 			t.Errorf("a moved path is in the legacy inventory: %+v", p)
 		}
+	}
+}
+
+// TestDashboardInventoryRanksRecentTraffic is issue 5's case: a route's
+// patterns that legacy served heavily, then moved fully to its service,
+// drop below what legacy serves now once the recent window has passed,
+// with their total still shown; the JSON carries both counts.
+func TestDashboardInventoryRanksRecentTraffic(t *testing.T) {
+	a := newAdminFixture(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	a.handler.inventory.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	a.writeConfig(t, a.path, dashboardConfig+"    weight: 0\n") // stock not moved yet
+	if err := a.r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		a.do(t, "GET", "/api/stock/sku-1001", nil)
+	}
+	a.do(t, "GET", "/catalog", nil)
+
+	a.writeConfig(t, a.path, dashboardConfig) // stock fully moved
+	if err := a.r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(inventory.RecentWindow)
+	mu.Unlock()
+	for range 3 {
+		a.do(t, "GET", "/api/stock/sku-1001", nil) // the service answers: not counted
+		a.do(t, "GET", "/catalog", nil)
+	}
+
+	inv := a.dashboard(t).Inventory
+	var got []string
+	for _, p := range inv.Patterns {
+		got = append(got, fmt.Sprintf("%s=%d/%d", p.Pattern, p.Recent, p.Requests))
+	}
+	if want := []string{"/catalog=3/4", "/api/stock/{id}=0/30"}; !slices.Equal(got, want) {
+		t.Fatalf("inventory (pattern=recent/total) = %v, want %v", got, want)
+	}
+	if inv.RecentWindowSeconds != 600 {
+		t.Errorf("recent_window_seconds = %v, want 600", inv.RecentWindowSeconds)
+	}
+	_, body := a.get(t, "GET", "/api/dashboard")
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	if c := compact.String(); !strings.Contains(c, `"recent_window_seconds":600`) || !strings.Contains(c, `{"pattern":"/catalog","requests":4,"overcount":0,"route":"default","recent":3}`) {
+		t.Errorf("dashboard JSON lacks the recent counts: %s", c)
 	}
 }
 

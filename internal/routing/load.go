@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,11 +35,26 @@ func Load(name string, data []byte) (*Config, error) {
 		return nil, errEmpty(name)
 	}
 
+	// A repeated key makes yaml.v3 drop the whole mapping holding it, which
+	// would hide the mapping's other problems and report false ones (its
+	// upstreams "unknown"). Each repeat is reported here, then cut out of
+	// the text (its lines blanked, so line numbers hold) before decoding.
+	var errs []error
+	dups := duplicates(name, &root)
+	for _, d := range dups {
+		errs = append(errs, d.err)
+	}
+	decoded := data
+	if len(dups) > 0 {
+		decoded = withoutDuplicates(data, dups)
+		errs = append(errs, duplicatesTypeErrors(name, data, dups)...)
+	}
+
 	// Unknown keys and wrong types come back as one *yaml.TypeError after
 	// the rest of the document has been decoded, so semantic checks can
 	// still run and every problem is reported at once.
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec := yaml.NewDecoder(bytes.NewReader(decoded))
 	dec.KnownFields(true)
 	var typeErr *yaml.TypeError
 	if err := dec.Decode(&cfg); err != nil && !errors.As(err, &typeErr) {
@@ -49,9 +65,10 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 
 	applyDefaults(&cfg)
-	var errs []error
 	if typeErr != nil {
-		errs = append(errs, yamlError(name, typeErr))
+		if te := withoutRepeatMessages(typeErr); len(te.Errors) > 0 {
+			errs = append(errs, yamlError(name, te))
+		}
 	}
 	if err := validate(&cfg, newLines(name, root.Content[0])); err != nil {
 		errs = append(errs, err)
@@ -60,6 +77,116 @@ func Load(name string, data []byte) (*Config, error) {
 		return nil, sortedByLine(errs)
 	}
 	return &cfg, nil
+}
+
+// withoutDuplicates returns data with the lines of every repeated entry
+// blanked (their line breaks kept), so that the rest decodes with the lines
+// it has in the file.
+func withoutDuplicates(data []byte, dups []duplicate) []byte {
+	out := keepLines(data, func(line int) bool {
+		for _, d := range dups {
+			if d.from > 0 && d.from <= line && line <= d.to {
+				return false
+			}
+		}
+		return true
+	})
+	lines := bytes.SplitAfter(out, []byte("\n"))
+	for _, d := range dups {
+		if d.flowLine == 0 || d.flowLine > len(lines) {
+			continue
+		}
+		line := lines[d.flowLine-1]
+		end := d.colEnd
+		if end < 0 {
+			end = flowScalarEnd(line, -end-1)
+		}
+		if d.col < 0 || end > len(line) || d.col >= end {
+			continue
+		}
+		for i := d.col; i < end; i++ {
+			line[i] = ' ' // "{a: 1, a: 2}" becomes "{a: 1,     }", a valid mapping
+		}
+	}
+	return out
+}
+
+// flowScalarEnd returns the offset just past the scalar that starts at
+// offset start of line, in a flow collection.
+func flowScalarEnd(line []byte, start int) int {
+	if start < 0 || start >= len(line) {
+		return -1
+	}
+	switch q := line[start]; q {
+	case '"', '\'':
+		for i := start + 1; i < len(line); i++ {
+			switch {
+			case q == '"' && line[i] == '\\':
+				i++
+			case line[i] == q && q == '\'' && i+1 < len(line) && line[i+1] == '\'':
+				i++
+			case line[i] == q:
+				return i + 1
+			}
+		}
+		return -1
+	}
+	i := start
+	for i < len(line) && !bytes.ContainsRune([]byte(",}]\r\n"), rune(line[i])) {
+		i++
+	}
+	return i
+}
+
+// duplicatesTypeErrors checks the unknown keys and types inside the
+// repeated entries, which withoutDuplicates cuts out: each entry is decoded
+// alone, with the keys above it, and the problems on its own lines are
+// returned.
+func duplicatesTypeErrors(name string, data []byte, dups []duplicate) []error {
+	var errs []error
+	for _, d := range dups {
+		if d.from == 0 {
+			continue
+		}
+		alone := keepLines(data, func(line int) bool {
+			return d.from <= line && line <= d.to || slices.Contains(d.keep, line)
+		})
+		dec := yaml.NewDecoder(bytes.NewReader(alone))
+		dec.KnownFields(true)
+		var te *yaml.TypeError
+		if err := dec.Decode(&Config{}); !errors.As(err, &te) {
+			continue
+		}
+		for _, msg := range withoutRepeatMessages(te).Errors {
+			if le := lineError(name, msg); d.from <= le.Line && le.Line <= d.to {
+				errs = append(errs, le)
+			}
+		}
+	}
+	return errs
+}
+
+// keepLines returns data with the lines (1-based) keep rejects emptied, their
+// line breaks kept.
+func keepLines(data []byte, keep func(line int) bool) []byte {
+	out := make([]byte, 0, len(data))
+	for i, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if keep(i + 1) {
+			out = append(out, l...)
+		} else if bytes.HasSuffix(l, []byte("\n")) {
+			out = append(out, '\n')
+		}
+	}
+	return out
+}
+
+// withoutRepeatMessages drops yaml.v3's own "already defined" messages,
+// which duplicates reports in its own words.
+func withoutRepeatMessages(te *yaml.TypeError) *yaml.TypeError {
+	msgs := slices.DeleteFunc(slices.Clone(te.Errors), func(m string) bool {
+		return strings.Contains(m, "already defined at line")
+	})
+	return &yaml.TypeError{Errors: msgs}
 }
 
 func errEmpty(name string) error {

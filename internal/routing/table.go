@@ -96,8 +96,9 @@ func Compile(cfg *Config) (*Table, error) {
 		t.byPrefix[r.Prefix] = append(t.byPrefix[r.Prefix], r)
 		maxLen = max(maxLen, len(r.Prefix))
 	}
-	// Within one prefix, method-specific routes are tried before a route
-	// for every method, so the order in the file does not matter.
+	// Validation lets routes share a prefix only when each lists methods
+	// and the lists are disjoint, so at most one matches a request; the
+	// sort is a safeguard that keeps the file's order out of matching.
 	for _, rs := range t.byPrefix {
 		sort.SliceStable(rs, func(i, j int) bool { return len(rs[i].Methods) > 0 && len(rs[j].Methods) == 0 })
 	}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -119,7 +120,14 @@ func unjoin(err error) []error {
 func checkUpstreamURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) && strings.Contains(ue.Err.Error(), "invalid port") {
+			return errors.New("port must be a number from 1 to 65535")
+		}
 		return errors.New("not a valid URL")
+	}
+	if err := checkPort(u); err != nil {
+		return err
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -130,6 +138,18 @@ func checkUpstreamURL(raw string) error {
 		return errors.New("credentials in the URL are not supported")
 	case u.RawQuery != "" || u.Fragment != "":
 		return errors.New("query and fragment are not allowed")
+	}
+	return nil
+}
+
+// checkPort accepts a URL without a port or with a port from 1 to 65535.
+func checkPort(u *url.URL) error {
+	port := u.Port()
+	if port == "" && !strings.HasSuffix(u.Host, ":") {
+		return nil
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return errors.New("port must be a number from 1 to 65535")
 	}
 	return nil
 }

@@ -273,8 +273,12 @@
 
   function renderInventory(inv) {
     const body = $('inventory-body');
+    // Patterns come ranked by requests over the recent window, then by
+    // total: what legacy serves now first.
     const patterns = (inv && inv.patterns) || [];
-    const total = patterns.reduce((n, p) => n + p.requests, 0);
+    const totalRecent = patterns.reduce((n, p) => n + (p.recent || 0), 0);
+    const windowSeconds = inv ? inv.recent_window_seconds : 0;
+    if (windowSeconds > 0) setText($('inventory-recent-head'), `Last ${Math.round(windowSeconds / 60)} min`);
     const seen = new Set();
     patterns.forEach((p, i) => {
       let row = inventoryRows.get(p.pattern);
@@ -284,21 +288,24 @@
           rank: el('td', { class: 'num rank' }),
           pattern: el('td', { class: 'pattern' }, el('code', { text: p.pattern })),
           route: el('td', { 'data-field': 'route' }),
+          recent: el('td', { class: 'num', 'data-field': 'recent' }),
           requests: el('td', { class: 'num', 'data-field': 'requests' }),
           fill: el('span', { class: 'meter-fill legacy-fill' }),
           share: el('span', { class: 'share-text' }),
         };
-        row.tr.append(row.rank, row.pattern, row.route, row.requests,
+        row.tr.append(row.rank, row.pattern, row.route, row.recent, row.requests,
           el('td', {}, el('div', { class: 'share-cell' }, el('span', { class: 'meter' }, row.fill), row.share)));
         inventoryRows.set(p.pattern, row);
       }
       setText(row.rank, String(i + 1));
       setText(row.route, p.route);
+      setText(row.recent, count(p.recent || 0));
+      row.tr.classList.toggle('idle', !(p.recent > 0));
       // Counts of patterns that came in after an eviction are estimates:
       // at most overcount too high.
       setText(row.requests, p.overcount > 0 ? `~${count(p.requests)}` : count(p.requests));
       row.requests.title = p.overcount > 0 ? `between ${count(p.requests - p.overcount)} and ${count(p.requests)}` : 'exact';
-      const share = total > 0 ? p.requests / total : null;
+      const share = totalRecent > 0 ? (p.recent || 0) / totalRecent : null;
       setBar(row.fill, share);
       setText(row.share, pct(share));
       body.append(row.tr);
@@ -306,7 +313,7 @@
     });
     prune(body, inventoryRows, seen);
     if (patterns.length === 0) {
-      body.append(el('tr', { class: 'placeholder' }, el('td', { colspan: '5', text: 'no legacy traffic yet' })));
+      body.append(el('tr', { class: 'placeholder' }, el('td', { colspan: '6', text: 'no legacy traffic yet' })));
     }
     const limit = inv ? inv.limit : 0;
     const bound = limit > 0 ? `top ${patterns.length} of at most ${count(limit)} patterns kept` : 'the inventory is off';

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the demo's writes and the test's
+// reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// demoGet returns the status and body of a GET, or 0 when it failed.
+func demoGet(url string) (int, string) {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// freePorts returns n distinct loopback ports free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+func TestWithPorts(t *testing.T) {
+	in := "legacy: monolith\nupstreams:\n  monolith:\n    url: http://127.0.0.1:8401   # the shop\n" +
+		"  orders:\n    url: \"http://127.0.0.1:8411/base\"\n  payments: {url: 'http://localhost:8412', timeout: 5s}\n" +
+		"  inventory:\n    url: http://127.0.0.1:8413\n"
+	got := string(withPorts([]byte(in), demoPorts{"monolith": 9401, "orders": 9411, "payments": 9412}))
+	want := "legacy: monolith\nupstreams:\n  monolith:\n    url: \"http://127.0.0.1:9401\"   # the shop\n" +
+		"  orders:\n    url: \"http://127.0.0.1:9411/base\"\n  payments: {url: \"http://localhost:9412\", timeout: 5s}\n" +
+		"  inventory:\n    url: http://127.0.0.1:8413\n"
+	if got != want {
+		t.Fatalf("withPorts =\n%s\nwant\n%s", got, want)
+	}
+	for _, bad := range []string{"legacy: [", "", "upstreams: 3\n"} {
+		if got := string(withPorts([]byte(bad), demoPorts{"monolith": 1})); got != bad {
+			t.Errorf("withPorts(%q) = %q, want it unchanged", bad, got)
+		}
+	}
+}
+
+func TestDemoRejectsBadPortFlag(t *testing.T) {
+	var out, errOut lockedBuffer
+	for _, arg := range []string{"--orders-port=70000", "--orders-port=x", "--monolith-port=-1"} {
+		if code := runDemo(context.Background(), []string{arg}, &out, &errOut); code != exitUsage {
+			t.Errorf("demo %s = exit %d, want %d; stderr %s", arg, code, exitUsage, errOut.String())
+		}
+	}
+}
+
+// TestDemoPortFlags runs the demo with every app moved off the ports of
+// routes.yaml (as when 8401 is taken): the apps listen on the flag ports,
+// the shop answers through the proxy, the user's routes.yaml is untouched,
+// and an edit of it still reaches the proxy.
+func TestDemoPortFlags(t *testing.T) {
+	data, err := os.ReadFile("../../config/routes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(user, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 4)
+	args := []string{"--config", user, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--reload-debounce", "20ms",
+		"--shutdown-timeout", "5s", "--log-level", "warn"}
+	for i, name := range demoApps {
+		args = append(args, "--"+name+"-port", strconv.Itoa(ports[i]))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut lockedBuffer
+	done := make(chan int, 1)
+	go func() { done <- runDemo(ctx, args, &out, &errOut) }()
+	stopped := false
+	stop := func() int {
+		if stopped {
+			return exitOK
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(15 * time.Second):
+			t.Fatal("demo did not stop")
+			return 0
+		}
+	}
+	t.Cleanup(func() { stop() })
+
+	banner := regexp.MustCompile(`Shop, through the proxy\s+(http://\S+)/\s+Migration dashboard\s+(http://\S+)/`)
+	var shop, admin string
+	eventually(t, "the demo's banner", func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("demo exited with %d: %s", code, errOut.String())
+		default:
+		}
+		m := banner.FindStringSubmatch(out.String())
+		if m != nil {
+			shop, admin = m[1], m[2]
+		}
+		return m != nil
+	})
+	for i, name := range demoApps {
+		if code, body := demoGet(fmt.Sprintf("http://127.0.0.1:%d/health/live", ports[i])); code != 200 {
+			t.Errorf("%s on its flag port %d: %d %s", name, ports[i], code, body)
+		}
+		if !strings.Contains(out.String(), fmt.Sprintf("%s 127.0.0.1:%d", name, ports[i])) {
+			t.Errorf("banner does not show %s on port %d:\n%s", name, ports[i], out.String())
+		}
+	}
+	if code, body := demoGet(shop + "/api/inventory/items/sku-1001"); code != 200 {
+		t.Fatalf("inventory through the proxy: %d %s", code, body)
+	}
+	if now, _ := os.ReadFile(user); !bytes.Equal(now, data) {
+		t.Fatal("the demo changed the user's routes.yaml")
+	}
+
+	// The user raises orders from 25 to 100 in their file.
+	edited := bytes.Replace(data, []byte("weight: 25"), []byte("weight: 100"), 1)
+	if bytes.Equal(edited, data) {
+		t.Fatal("config/routes.yaml no longer has orders at weight: 25; update the test")
+	}
+	if err := os.WriteFile(user, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the edit to reach the proxy", func() bool {
+		_, body := demoGet(admin + "/api/status")
+		var st struct {
+			Routes []struct {
+				Name   string  `json:"name"`
+				Weight float64 `json:"weight"`
+			} `json:"routes"`
+		}
+		if json.Unmarshal([]byte(body), &st) != nil {
+			return false
+		}
+		for _, r := range st.Routes {
+			if r.Name == "orders" {
+				return r.Weight == 100
+			}
+		}
+		return false
+	})
+	if code, body := demoGet(shop + "/api/inventory/items/sku-1001"); code != 200 {
+		t.Fatalf("after the reload, inventory through the proxy: %d %s", code, body)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("demo exit %d: %s", code, errOut.String())
+	}
+}
