@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -98,25 +99,37 @@ func keyed(k, v *yaml.Node) *yaml.Node {
 // duplicate is a mapping key given again after its first occurrence.
 type duplicate struct {
 	err error
+	key *yaml.Node // the repeated key
 	// from and to are the first and last line of the repeated entry (key
-	// and value); both 0 when the entry cannot be cut out by whole lines
-	// (a flow mapping such as "{a: 1, a: 2}").
+	// and value); both 0 when the entry is not safe to cut out by whole
+	// lines (see entryLines).
 	from, to int
 	// keep are the lines of the keys above the entry, which a decode of the
 	// entry alone needs to put it in place.
 	keep []int
-	// In a flow mapping on one line ("{url: a, url: b}"), the entry is the
-	// bytes [col, colEnd) of line flowLine instead; flowLine is 0 when the
-	// entry cannot be cut out at all (it spans lines, or its value is a
-	// collection).
-	flowLine, col, colEnd int
+}
+
+// keyID is what yaml.v3 compares to find a repeated key: the node kind and
+// its Value, so an alias key is known by its anchor name ("*lg" twice is a
+// repeat, "*lg" next to the key it stands for is not) and "a" and 'a' are
+// the same key.
+type keyID struct {
+	kind  yaml.Kind
+	value string
 }
 
 // duplicates walks every mapping under root and returns one duplicate per
 // repeated key, each naming its line and the line of the first occurrence,
-// in document order.
-func duplicates(file string, root *yaml.Node) []duplicate {
-	var out []duplicate
+// in document order. repeats holds the "already defined" messages yaml.v3
+// gives for those same keys, word for word, so that exactly these (and no
+// other message) can be left out for being reported here. data is the text
+// root was decoded from, used to find the lines of each repeated entry.
+func duplicates(file string, data []byte, root *yaml.Node) (out []duplicate, repeats map[string]bool) {
+	repeats = map[string]bool{}
+	var text [][]byte
+	if plainLineBreaks(data) {
+		text = bytes.SplitAfter(data, []byte("\n"))
+	}
 	var walk func(n *yaml.Node, path []any, keep []int)
 	walk = func(n *yaml.Node, path []any, keep []int) {
 		switch n.Kind {
@@ -129,40 +142,120 @@ func duplicates(file string, root *yaml.Node) []duplicate {
 				walk(c, append(slices.Clip(path), i), append(slices.Clip(keep), c.Line))
 			}
 		case yaml.MappingNode:
-			first := map[string]int{}
+			seen := map[keyID][]*yaml.Node{}
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				if at, seen := first[k.Value]; seen && k.Kind == yaml.ScalarNode {
+				id := keyID{k.Kind, k.Value}
+				if before := seen[id]; len(before) > 0 {
 					d := duplicate{
-						err: &LineError{File: file, Line: k.Line, Msg: fmt.Sprintf("%s defined twice (first at line %d)", describeKey(path, k.Value), at)},
+						err: &LineError{File: file, Line: k.Line, Msg: fmt.Sprintf("%s defined twice (first at line %d)", describeKey(path, keyName(k)), before[0].Line)},
+						key: k,
 					}
-					switch {
-					case n.Style&yaml.FlowStyle == 0:
-						d.from, d.keep = k.Line, keep
-						if i+2 < len(n.Content) {
-							d.to = n.Content[i+2].Line - 1
-						} else {
-							d.to = lastLine(v)
-						}
-						d.to = max(d.to, k.Line)
-					case v.Kind == yaml.ScalarNode && v.Line == k.Line:
-						d.flowLine, d.col = k.Line, k.Column-1
-						if i+2 < len(n.Content) && n.Content[i+2].Line == k.Line {
-							d.colEnd = n.Content[i+2].Column - 1
-						} else {
-							d.colEnd = -v.Column // the end of the value, found in the text
-						}
+					d.from, d.to = entryLines(text, n, i)
+					if d.from > 0 {
+						d.keep = keep
 					}
 					out = append(out, d)
-				} else if !seen {
-					first[k.Value] = k.Line
+					// yaml.v3 (decode.go, decoder.mapping) words one message
+					// per pair of equal keys.
+					for _, b := range before {
+						repeats[fmt.Sprintf("line %d: mapping key %#v already defined at line %d", k.Line, k.Value, b.Line)] = true
+					}
 				}
+				seen[id] = append(seen[id], k)
 				walk(v, append(slices.Clip(path), k.Value), append(slices.Clip(keep), k.Line))
 			}
 		}
 	}
 	walk(root, nil, nil)
-	return out
+	return out, repeats
+}
+
+// entryLines returns the first and last line of the entry at n.Content[i]
+// when cutting those whole lines out of text leaves the rest of the
+// document as it was, or 0, 0 when that is not certain. An entry is cut
+// only when:
+//   - its mapping is block style (never a flow mapping);
+//   - its key is the first thing on its line;
+//   - neither key nor value holds an anchor or an alias (a cut anchor
+//     would break the aliases to it; a cut entry using an alias cannot be
+//     decoded alone);
+//   - its range is known from the structure: it ends on the line before
+//     the next key of its mapping or, for the last entry, on the line
+//     before the next line, after the value's last node, that is indented
+//     at or below the key (blank and comment lines do not count), or at
+//     the end of the text.
+//
+// Load checks the cut text again and falls back when in doubt.
+func entryLines(text [][]byte, n *yaml.Node, i int) (from, to int) {
+	k, v := n.Content[i], n.Content[i+1]
+	if text == nil || n.Style&yaml.FlowStyle != 0 || hasAnchors(k) || hasAnchors(v) ||
+		k.Line < 1 || k.Line > len(text) || !onlySpaces(text[k.Line-1], k.Column-1) {
+		return 0, 0
+	}
+	if i+2 < len(n.Content) {
+		to = n.Content[i+2].Line - 1
+	} else {
+		indent := k.Column - 1
+		to = len(text)
+		for l := max(k.Line, lastLine(v)) + 1; l <= len(text); l++ {
+			line := strings.TrimRight(string(text[l-1]), "\r\n")
+			rest := strings.TrimLeft(line, " ")
+			if strings.TrimSpace(rest) == "" || rest[0] == '#' {
+				continue
+			}
+			if len(line)-len(rest) <= indent {
+				to = l - 1
+				break
+			}
+		}
+	}
+	if to < k.Line {
+		return 0, 0
+	}
+	return k.Line, to
+}
+
+// onlySpaces reports whether the first n characters of line are spaces.
+func onlySpaces(line []byte, n int) bool {
+	return n >= 0 && n <= len(line) && len(bytes.TrimLeft(line[:n], " ")) == 0
+}
+
+// hasAnchors reports whether n or any node under it defines an anchor or
+// is an alias.
+func hasAnchors(n *yaml.Node) bool {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode {
+		return true
+	}
+	return slices.ContainsFunc(n.Content, hasAnchors)
+}
+
+// plainLineBreaks reports whether data's lines, split at "\n", are the
+// lines yaml.v3 numbers: no lone "\r", no NEL, LS or PS (which it counts as
+// line breaks too), no UTF-16.
+func plainLineBreaks(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		return false
+	}
+	for _, br := range []string{"\u0085", "\u2028", "\u2029"} {
+		if bytes.Contains(data, []byte(br)) {
+			return false
+		}
+	}
+	return bytes.Count(data, []byte("\r")) == bytes.Count(data, []byte("\r\n"))
+}
+
+// keyName is how a message names a key: its value, an alias as written.
+func keyName(k *yaml.Node) string {
+	switch k.Kind {
+	case yaml.AliasNode:
+		return "*" + k.Value
+	case yaml.MappingNode:
+		return "{...}"
+	case yaml.SequenceNode:
+		return "[...]"
+	}
+	return k.Value
 }
 
 // describeKey names a key for a message, after where it sits: upstream

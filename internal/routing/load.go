@@ -38,16 +38,34 @@ func Load(name string, data []byte) (*Config, error) {
 	// A repeated key makes yaml.v3 drop the whole mapping holding it, which
 	// would hide the mapping's other problems and report false ones (its
 	// upstreams "unknown"). Each repeat is reported here, then cut out of
-	// the text (its lines blanked, so line numbers hold) before decoding.
+	// the text (its lines blanked, so line numbers hold) before decoding,
+	// so that the rest of the file is still checked.
+	//
+	// The rule: an entry is cut only when that is safe (see entryLines:
+	// block style, range known from the structure, no anchors or aliases
+	// in it; at most maxCutDuplicates repeats), and the cut is checked:
+	// the cut text must parse into the original tree less the repeated
+	// entries and decode, and each entry decoded alone must parse into a
+	// part of the original tree. If any of this fails, Load falls back to
+	// the repeats plus yaml.v3's own errors on the original text (with
+	// lines) and skips the semantic checks, which could be false with
+	// mappings dropped. A syntax error only the cut created is never
+	// reported, and the file is refused either way.
 	var errs []error
-	dups := duplicates(name, &root)
+	dups, repeats := duplicates(name, data, &root)
 	for _, d := range dups {
 		errs = append(errs, d.err)
 	}
+	fallback := func() error {
+		return sortedByLine(append(slices.Clip(errs), decodeErrors(name, data, repeats)...))
+	}
 	decoded := data
 	if len(dups) > 0 {
-		decoded = withoutDuplicates(data, dups)
-		errs = append(errs, duplicatesTypeErrors(name, data, dups)...)
+		cut, ok := withoutDuplicates(data, &root, dups)
+		if !ok {
+			return nil, fallback()
+		}
+		decoded = cut
 	}
 
 	// Unknown keys and wrong types come back as one *yaml.TypeError after
@@ -58,16 +76,28 @@ func Load(name string, data []byte) (*Config, error) {
 	dec.KnownFields(true)
 	var typeErr *yaml.TypeError
 	if err := dec.Decode(&cfg); err != nil && !errors.As(err, &typeErr) {
+		if len(dups) > 0 {
+			return nil, fallback()
+		}
 		if errors.Is(err, io.EOF) {
 			return nil, errEmpty(name)
 		}
 		return nil, yamlError(name, err)
 	}
+	if len(dups) > 0 {
+		entryErrs, ok := duplicatesTypeErrors(name, data, &root, dups, repeats)
+		if !ok {
+			return nil, fallback()
+		}
+		errs = append(errs, entryErrs...)
+	}
 
 	applyDefaults(&cfg)
 	if typeErr != nil {
-		if te := withoutRepeatMessages(typeErr); len(te.Errors) > 0 {
-			errs = append(errs, yamlError(name, te))
+		for _, msg := range typeErr.Errors {
+			if !repeats[msg] {
+				errs = append(errs, lineError(name, msg))
+			}
 		}
 	}
 	if err := validate(&cfg, newLines(name, root.Content[0])); err != nil {
@@ -79,91 +109,143 @@ func Load(name string, data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// withoutDuplicates returns data with the lines of every repeated entry
-// blanked (their line breaks kept), so that the rest decodes with the lines
-// it has in the file.
-func withoutDuplicates(data []byte, dups []duplicate) []byte {
-	out := keepLines(data, func(line int) bool {
-		for _, d := range dups {
-			if d.from > 0 && d.from <= line && line <= d.to {
-				return false
-			}
-		}
-		return true
-	})
-	lines := bytes.SplitAfter(out, []byte("\n"))
-	for _, d := range dups {
-		if d.flowLine == 0 || d.flowLine > len(lines) {
-			continue
-		}
-		line := lines[d.flowLine-1]
-		end := d.colEnd
-		if end < 0 {
-			end = flowScalarEnd(line, -end-1)
-		}
-		if d.col < 0 || end > len(line) || d.col >= end {
-			continue
-		}
-		for i := d.col; i < end; i++ {
-			line[i] = ' ' // "{a: 1, a: 2}" becomes "{a: 1,     }", a valid mapping
+// decodeErrors returns yaml.v3's errors for the original text, with the
+// messages about the repeats Load reports itself (and only those) left
+// out.
+func decodeErrors(name string, data []byte, repeats map[string]bool) []error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(&Config{})
+	var te *yaml.TypeError
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
+		return nil
+	case !errors.As(err, &te):
+		return []error{yamlError(name, err)}
+	}
+	var errs []error
+	for _, msg := range te.Errors {
+		if !repeats[msg] {
+			errs = append(errs, lineError(name, msg))
 		}
 	}
-	return out
+	return errs
 }
 
-// flowScalarEnd returns the offset just past the scalar that starts at
-// offset start of line, in a flow collection.
-func flowScalarEnd(line []byte, start int) int {
-	if start < 0 || start >= len(line) {
-		return -1
+// maxCutDuplicates bounds the work of cutting repeats out (each is decoded
+// alone); a file with more is only checked by yaml.v3.
+const maxCutDuplicates = 64
+
+// withoutDuplicates returns data with the lines of every repeated entry
+// blanked (their line breaks kept), so that the rest decodes with the lines
+// it has in the file. ok is false when an entry cannot be cut safely or
+// the cut text does not parse into the original tree less those entries.
+func withoutDuplicates(data []byte, root *yaml.Node, dups []duplicate) (cut []byte, ok bool) {
+	if len(dups) > maxCutDuplicates {
+		return nil, false
 	}
-	switch q := line[start]; q {
-	case '"', '\'':
-		for i := start + 1; i < len(line); i++ {
-			switch {
-			case q == '"' && line[i] == '\\':
-				i++
-			case line[i] == q && q == '\'' && i+1 < len(line) && line[i+1] == '\'':
-				i++
-			case line[i] == q:
-				return i + 1
-			}
+	gone := map[*yaml.Node]bool{}
+	for _, d := range dups {
+		if d.from == 0 {
+			return nil, false
 		}
-		return -1
+		gone[d.key] = true
 	}
-	i := start
-	for i < len(line) && !bytes.ContainsRune([]byte(",}]\r\n"), rune(line[i])) {
-		i++
+	cut = keepLines(data, func(line int) bool {
+		return !slices.ContainsFunc(dups, func(d duplicate) bool { return d.from <= line && line <= d.to })
+	})
+	var got yaml.Node
+	if yaml.Unmarshal(cut, &got) != nil || !sameTree(&got, root, gone, false) {
+		return nil, false
 	}
-	return i
+	return cut, true
 }
 
 // duplicatesTypeErrors checks the unknown keys and types inside the
 // repeated entries, which withoutDuplicates cuts out: each entry is decoded
-// alone, with the keys above it, and the problems on its own lines are
-// returned.
-func duplicatesTypeErrors(name string, data []byte, dups []duplicate) []error {
-	var errs []error
+// alone, with the keys above it (and without the repeats inside it), and
+// the problems on its own lines are returned. ok is false when an entry
+// alone does not parse into a part of the original tree, or fails to
+// decode other than with type errors.
+func duplicatesTypeErrors(name string, data []byte, root *yaml.Node, dups []duplicate, repeats map[string]bool) (errs []error, ok bool) {
 	for _, d := range dups {
-		if d.from == 0 {
-			continue
+		gone := map[*yaml.Node]bool{}
+		for _, o := range dups {
+			if o.from > d.from && o.to <= d.to {
+				gone[o.key] = true
+			}
 		}
 		alone := keepLines(data, func(line int) bool {
-			return d.from <= line && line <= d.to || slices.Contains(d.keep, line)
+			if slices.Contains(d.keep, line) {
+				return true
+			}
+			return d.from <= line && line <= d.to &&
+				!slices.ContainsFunc(dups, func(o duplicate) bool { return gone[o.key] && o.from <= line && line <= o.to })
 		})
+		var got yaml.Node
+		if yaml.Unmarshal(alone, &got) != nil || !sameTree(&got, root, gone, true) {
+			return nil, false
+		}
 		dec := yaml.NewDecoder(bytes.NewReader(alone))
 		dec.KnownFields(true)
 		var te *yaml.TypeError
-		if err := dec.Decode(&Config{}); !errors.As(err, &te) {
+		if err := dec.Decode(&Config{}); err == nil {
 			continue
+		} else if !errors.As(err, &te) {
+			return nil, false
 		}
-		for _, msg := range withoutRepeatMessages(te).Errors {
-			if le := lineError(name, msg); d.from <= le.Line && le.Line <= d.to {
+		for _, msg := range te.Errors {
+			if le := lineError(name, msg); !repeats[msg] && d.from <= le.Line && le.Line <= d.to {
 				errs = append(errs, le)
 			}
 		}
 	}
-	return errs
+	return errs, true
+}
+
+// sameTree reports whether got, parsed from a text with lines cut, is want
+// with the entries whose keys are in gone left out: node for node, with the
+// same lines and columns. With part, got may also lack any other entries
+// and items of want (it was parsed from a few lines only).
+func sameTree(got, want *yaml.Node, gone map[*yaml.Node]bool, part bool) bool {
+	if got.Kind != want.Kind || got.Style != want.Style || got.Tag != want.Tag || got.Value != want.Value || got.Anchor != want.Anchor {
+		return false
+	}
+	// A collection sits where its first child does, which a part may lack.
+	if (!part || len(want.Content) == 0) && (got.Line != want.Line || got.Column != want.Column) {
+		return false
+	}
+	step := 1
+	if want.Kind == yaml.MappingNode {
+		step = 2
+	}
+	var kept []*yaml.Node
+	for i := 0; i+step <= len(want.Content); i += step {
+		if !gone[want.Content[i]] {
+			kept = append(kept, want.Content[i:i+step]...)
+		}
+	}
+	if !part && len(got.Content) != len(kept) || len(got.Content)%step != 0 {
+		return false
+	}
+	j := 0
+	for i := 0; i < len(got.Content); i += step {
+		// got's children are kept's, in order, some skipped when part
+		// (never a document's one child).
+		for part && want.Kind != yaml.DocumentNode && j < len(kept) && (kept[j].Line != got.Content[i].Line || kept[j].Column != got.Content[i].Column) {
+			j += step
+		}
+		if j >= len(kept) {
+			return false
+		}
+		for s := range step {
+			if !sameTree(got.Content[i+s], kept[j+s], gone, part) {
+				return false
+			}
+		}
+		j += step
+	}
+	return true
 }
 
 // keepLines returns data with the lines (1-based) keep rejects emptied, their
@@ -171,22 +253,16 @@ func duplicatesTypeErrors(name string, data []byte, dups []duplicate) []error {
 func keepLines(data []byte, keep func(line int) bool) []byte {
 	out := make([]byte, 0, len(data))
 	for i, l := range bytes.SplitAfter(data, []byte("\n")) {
-		if keep(i + 1) {
+		switch {
+		case keep(i + 1):
 			out = append(out, l...)
-		} else if bytes.HasSuffix(l, []byte("\n")) {
+		case bytes.HasSuffix(l, []byte("\r\n")):
+			out = append(out, '\r', '\n')
+		case bytes.HasSuffix(l, []byte("\n")):
 			out = append(out, '\n')
 		}
 	}
 	return out
-}
-
-// withoutRepeatMessages drops yaml.v3's own "already defined" messages,
-// which duplicates reports in its own words.
-func withoutRepeatMessages(te *yaml.TypeError) *yaml.TypeError {
-	msgs := slices.DeleteFunc(slices.Clone(te.Errors), func(m string) bool {
-		return strings.Contains(m, "already defined at line")
-	})
-	return &yaml.TypeError{Errors: msgs}
 }
 
 func errEmpty(name string) error {

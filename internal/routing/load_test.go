@@ -124,6 +124,42 @@ var badFiles = []struct {
 		{5, `upstream "orders": key "timeout" defined twice (first at line 5)`},
 		{7, `route 1: key "weight" defined twice (first at line 7)`},
 	}},
+	// yaml.v3 refuses a key repeated through one alias as any repeat (and
+	// drops the mapping): the file must be refused, not run without the
+	// health check. Entries with anchors are never cut out, so the rest of
+	// the file is only checked by yaml.v3 on the original text.
+	{"duplicate_alias.bad.yaml", []wantErr{
+		{15, `upstream "orders": key "*iv" defined twice (first at line 14)`},
+	}},
+	// Cutting the repeat (and its anchor) would break the alias at line
+	// 14: only the repeat and yaml.v3's own errors are reported.
+	{"duplicate_anchor.bad.yaml", []wantErr{
+		{8, `upstream "orders" defined twice (first at line 6)`},
+		{18, "`lots`"},
+	}},
+	// The closing brace at line 12 is not indented below the key: the
+	// entry's end is not known for sure, so nothing is cut out and no
+	// syntax error is made up.
+	{"duplicate_flow_last.bad.yaml", []wantErr{
+		{9, `upstream "orders" defined twice (first at line 7)`},
+		{16, "`lots`"},
+	}},
+	// The repeat's continuation line (15) goes with it: the first name is
+	// not read as "orders v2".
+	{"duplicate_plain.bad.yaml", []wantErr{
+		{12, "weight must be between 0 and 100, got 150"},
+		{14, `route 1: key "name" defined twice (first at line 13)`},
+		{17, `route "/api/items": unknown upstream "items"`},
+	}},
+	{"duplicate_crlf.bad.yaml", []wantErr{
+		{9, "field timout not found"},
+		{10, `upstream "orders" defined twice (first at line 7)`},
+		{12, "field wieght not found"},
+		{16, "weight must be between 0 and 100, got 150"},
+		{17, `route 1: key "weight" defined twice (first at line 16)`},
+		{19, `route 1: key "name" defined twice (first at line 18)`},
+		{22, `route "/api/items": unknown upstream "items"`},
+	}},
 	{"port.bad.yaml", []wantErr{
 		{4, `upstream "monolith": url "http://127.0.0.1:99999": port must be a number from 1 to 65535`},
 		{6, `upstream "a": url "http://127.0.0.1:0": port must be a number from 1 to 65535`},
