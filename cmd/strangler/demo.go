@@ -63,6 +63,9 @@ while the demo runs and watch traffic move. Ctrl-C stops everything.`, stdout)
 	}
 	if err := demo(ctx, o, ports, log, stdout); err != nil {
 		fmt.Fprintln(stderr, "strangler demo:", err)
+		if _, ok := errors.AsType[*portFlagError](err); ok {
+			return exitUsage
+		}
 		return exitError
 	}
 	return exitOK
@@ -106,7 +109,10 @@ func (p demoPorts) given() bool {
 // With port flags, the proxy serves a copy of routes.yaml with those
 // upstreams' ports replaced, in a temporary directory; the copy is written
 // again every time the user's file changes, so edits still apply within a
-// second, and it keeps the file's lines, so errors name the same lines.
+// second, and it keeps the file's lines, so errors name the same lines. A
+// flagged upstream whose url the copy could not move to the flag's port
+// (see checkDemoPorts) is a *portFlagError at start; on a later save it is
+// logged and the previous copy is kept.
 func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger, stdout io.Writer) error {
 	userConfig := o.config
 	if ports.given() {
@@ -117,6 +123,9 @@ func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger
 		defer os.RemoveAll(dir)
 		o.config = filepath.Join(dir, filepath.Base(userConfig))
 		if err := writeDemoConfig(userConfig, o.config, ports); err != nil {
+			if _, ok := errors.AsType[*portFlagError](err); ok {
+				return err
+			}
 			return fmt.Errorf("%w\n(run the demo from the repository root, or pass --config)", err)
 		}
 		wctx, stop := context.WithCancel(ctx)
@@ -126,6 +135,10 @@ func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger
 			defer close(watched)
 			err := routing.Watch(wctx, userConfig, o.debounce, log, func() {
 				if err := writeDemoConfig(userConfig, o.config, ports); err != nil {
+					if _, ok := errors.AsType[*portFlagError](err); ok {
+						log.Error("demo: this save of routes.yaml is not applied; the proxy keeps the previous version", "error", err)
+						return
+					}
 					log.Error("demo: copying routes.yaml with the port flags applied", "error", err)
 				}
 			})
@@ -204,13 +217,20 @@ func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger
 // writeDemoConfig writes the routes.yaml at from to the path to, with the
 // url of every upstream named in ports moved to that port, replacing to
 // atomically (the proxy watching it never reads half a file). A file that
-// does not parse is copied as it is, for the proxy to report.
+// does not parse is copied as it is, and one that does not load is copied
+// too, for the proxy to report. When the copy loads but a flagged upstream's address is not on the flag's
+// port (checkDemoPorts), it returns a *portFlagError and leaves to as it
+// was: served, that copy would send the upstream's traffic to the file's
+// port, where the app does not listen (and something else may).
 func writeDemoConfig(from, to string, ports demoPorts) error {
-	data, err := os.ReadFile(from)
+	user, err := os.ReadFile(from)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	data = withPorts(data, ports)
+	data := withPorts(user, ports)
+	if err := checkDemoPorts(from, user, data, ports); err != nil {
+		return err
+	}
 	if old, err := os.ReadFile(to); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
@@ -276,6 +296,84 @@ func withPorts(data []byte, ports demoPorts) []byte {
 		lines[n.Line-1] = slices.Concat(line[:start], []byte(strconv.Quote(u.String())), line[end:])
 	}
 	return bytes.Join(lines, nil)
+}
+
+// portFlagError is a --NAME-port flag the demo cannot apply: runDemo exits
+// with exitUsage, as for the other flag errors.
+type portFlagError struct{ err error }
+
+func (e *portFlagError) Error() string { return e.err.Error() }
+func (e *portFlagError) Unwrap() error { return e.err }
+
+// checkDemoPorts loads copied, routes.yaml's text with the port flags applied
+// by withPorts, and checks that every upstream named in ports with a
+// non-zero port has its address on that port. withPorts rewrites only a
+// url: written as a one-line plain or quoted scalar; a url given by an
+// alias, a block scalar, several lines or a merge key, and an upstream
+// with targets: instead of url:, keep the file's port, and the proxy would
+// send that upstream's traffic where the flag says the port is taken. Each
+// such upstream is named with the form that could not be rewritten, in one
+// *portFlagError. A copied text that does not load gives nil: the loader
+// reports it, with the file's lines. name is the user's file, for
+// messages; user is its text.
+func checkDemoPorts(name string, user, copied []byte, ports demoPorts) error {
+	cfg, err := routing.Load(name, copied)
+	if err != nil {
+		return nil
+	}
+	var errs []error
+	for _, app := range demoApps {
+		port := ports[app]
+		if port == 0 {
+			continue
+		}
+		u := cfg.Upstreams[app]
+		if u == nil {
+			continue // the demo reports the missing upstream
+		}
+		if pu, err := url.Parse(u.URL); u.URL != "" && err == nil && pu.Port() == strconv.Itoa(port) {
+			continue
+		}
+		errs = append(errs, fmt.Errorf("--%[1]s-port %[2]d: cannot move upstream %[1]q of %[3]s to port %[2]d: %[4]s; "+
+			"the flag rewrites only a url: written on one line (plain or quoted): write it so, or change the port in the file and drop the flag",
+			app, port, name, unrewritableForm(user, app, u)))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &portFlagError{errors.Join(errs...)}
+}
+
+// unrewritableForm says why withPorts could not move the url of upstream
+// name in routes.yaml's text data; u is that upstream as loaded.
+func unrewritableForm(data []byte, name string, u *routing.UpstreamConfig) string {
+	if u.URL == "" {
+		return "it uses targets: instead of url:"
+	}
+	if pu, err := url.Parse(u.URL); err != nil || pu.Host == "" {
+		return fmt.Sprintf("its url %q has no host:port to rewrite", u.URL)
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return "its url could not be found in the file"
+	}
+	n := root.Content[0]
+	for _, key := range []string{"upstreams", name, "url"} {
+		if n.Kind == yaml.AliasNode {
+			return fmt.Sprintf("its url comes through the alias *%s", n.Value)
+		}
+		if n = mappingValue(n, key); n == nil {
+			return "its url: is not written under it (a merge key <<?)"
+		}
+	}
+	switch {
+	case n.Kind == yaml.AliasNode:
+		return fmt.Sprintf("its url is the alias *%s", n.Value)
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		return "its url is a block scalar (| or >)"
+	default:
+		return "its url spans several lines"
+	}
 }
 
 // mappingValue returns the value under key in the mapping n, or nil.

@@ -24,6 +24,10 @@ const DefaultDebounce = 100 * time.Millisecond
 // closer together than debounce are merged into one call. onChange runs on
 // Watch's goroutine, so calls never overlap.
 //
+// Watch also calls onChange once as soon as the directories are watched:
+// the caller read the file before Watch started, and a save in between
+// raises no event, so without that call it would wait for the next save.
+//
 // Watch returns nil when ctx ends, or an error when the watcher cannot
 // start.
 func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.Logger, onChange func()) error {
@@ -44,6 +48,7 @@ func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.L
 			return fmt.Errorf("watch config directory %s: %w", dir, err)
 		}
 	}
+	onChange() // catch up with a save made before the watch was in place
 
 	timer := time.NewTimer(debounce)
 	timer.Stop()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,10 +22,11 @@ type watchRun struct {
 	cancel context.CancelFunc
 }
 
-// startWatch runs Watch on path and returns once the watcher is seen to
-// deliver events, by touching a probe file in dir until a callback comes:
-// Watch has no ready signal, and a change made before it has added its
-// directories would be missed. Cleanup cancels the watch and waits for it.
+// startWatch runs Watch on path and returns once its first callback has
+// come: the catch-up call Watch makes once its directories are watched,
+// with no file event. Waiting for it makes the test's later changes
+// certain to be seen, and a Watch without it fails here. Cleanup cancels
+// the watch and waits for it.
 func startWatch(t *testing.T, dir, path string, debounce time.Duration) *watchRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,24 +57,15 @@ func startWatch(t *testing.T, dir, path string, debounce time.Duration) *watchRu
 		}
 	})
 
-	probe := filepath.Join(dir, ".probe")
-	tick := time.NewTicker(max(5*debounce/2, 10*time.Millisecond))
-	defer tick.Stop()
-	deadline := time.After(waitBound)
-	for i := 0; ; i++ {
-		if err := os.WriteFile(probe, []byte(strconv.Itoa(i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-w.seen:
-			return w
-		case err := <-w.done:
-			t.Fatalf("Watch returned early: %v", err)
-		case <-deadline:
-			t.Fatalf("no callback within %v of touching %s", waitBound, probe)
-		case <-tick.C:
-		}
+	select {
+	case <-w.seen:
+		return w
+	case err := <-w.done:
+		t.Fatalf("Watch returned early: %v", err)
+	case <-time.After(waitBound):
+		t.Fatalf("no catch-up callback within %v of starting Watch", waitBound)
 	}
+	return w
 }
 
 // waitFor waits for a callback that sees the file holding want and returns
@@ -239,7 +230,7 @@ func TestWatchDebounce(t *testing.T) {
 	for n := 1; ; n++ {
 		select {
 		case got := <-w.seen:
-			if got != last && got != "v0" { // v0: a late callback for the probe
+			if got != last && got != "v0" { // v0: a callback for an event before the burst
 				t.Errorf("callback %d saw %q in the middle of the burst", n, got)
 			}
 			if got != last {

@@ -2,8 +2,8 @@ package shadow
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
+	"unicode"
 )
 
 // Redacted replaces the values of secret-bearing headers and query
@@ -13,7 +13,7 @@ const Redacted = "[redacted]"
 // This file is the one place that decides what is secret in a kept
 // mismatch: header names (secretHeaders, secretWords), query parameter
 // names (secretParams, secretParamWords) and the headers whose values are
-// URLs whose query is redacted like a request's (urlHeaders).
+// URLs whose query, fragment and userinfo are redacted (urlHeaders).
 
 // secretHeaders are redacted by exact (canonical) name.
 var secretHeaders = map[string]bool{
@@ -29,7 +29,8 @@ var secretHeaders = map[string]bool{
 var secretWords = []string{"token", "secret", "password", "api-key", "apikey", "api_key", "session", "auth", "credential"}
 
 // secretParams are query parameter names whose values are redacted, matched
-// exactly after lower-casing the decoded name: OAuth and OpenID Connect
+// exactly after decoding, lower-casing and trimming the name (see
+// isSecretParam): OAuth and OpenID Connect
 // (code, assertion, client_assertion, and the *token* and *secret* names
 // below), signed URLs (sig, signature) and the usual spellings of
 // passwords, keys and sessions.
@@ -51,9 +52,9 @@ var secretParams = map[string]bool{
 // alarm costs a hidden value in the mismatch log, a miss a leaked secret).
 var secretParamWords = []string{"token", "secret", "password", "passwd", "key", "signature", "credential", "session"}
 
-// urlHeaders carry a URL whose query (and fragment, where OAuth's implicit
-// flow puts tokens) may hold secrets: their values are kept with the secret
-// parameters redacted as in RedactQuery.
+// urlHeaders carry a URL whose query, fragment (where OAuth's implicit flow
+// and hash-routed apps put tokens and codes) and userinfo may hold secrets:
+// their values are kept, redacted as RedactURL does.
 var urlHeaders = map[string]bool{
 	"Referer":          true,
 	"Location":         true,
@@ -65,8 +66,8 @@ var urlHeaders = map[string]bool{
 // Cookie, Set-Cookie, and any header whose name contains (ignoring case)
 // token, secret, password, api-key, apikey, api_key, session, auth or
 // credential. In the URL-valued headers Referer, Location and
-// Content-Location, the values of secret query parameters are redacted as
-// RedactURL does. The number of values is kept. A nil h gives nil.
+// Content-Location, the values of secret query and fragment parameters and
+// the userinfo are redacted as RedactURL does. The number of values is kept. A nil h gives nil.
 func Redact(h http.Header) http.Header {
 	if h == nil {
 		return nil
@@ -118,7 +119,8 @@ func isSecretHeader(name string) bool {
 // secret-looking parameter replaced by "[redacted]", keeping every
 // parameter's name, order and separator and the other values byte for
 // byte: "access_token=s3cr3t&page=2" gives "access_token=[redacted]&page=2".
-// A parameter is secret when its name, percent-decoded and lower-cased, is
+// A parameter is secret when its name, percent-decoded leniently,
+// lower-cased and trimmed as isSecretParam does, is
 // one of secretParams (token, access_token, refresh_token, id_token, code,
 // api_key, apikey, key, password, passwd, secret, client_secret, signature,
 // sig, auth, session, ...) or contains one of secretParamWords (token,
@@ -152,29 +154,95 @@ func RedactQuery(rawQuery string) string {
 	}
 }
 
-// RedactURL returns a URL (absolute or not) with its query and fragment
-// redacted as RedactQuery does; the rest is kept as it is.
+// RedactURL returns a URL (absolute or not) with its secrets redacted; the
+// rest is kept byte for byte:
+//
+//   - the query is redacted as RedactQuery does;
+//   - so is the fragment, where OAuth's implicit flow puts tokens
+//     ("#access_token=..."); a fragment holding a '?', as hash-routed
+//     single-page apps use ("#/callback?code=..."), has the part before
+//     and the part after its first '?' redacted each as a query, so the
+//     route is kept and the secret parameters after it are redacted;
+//   - the userinfo of an authority ("scheme://user:password@host" or
+//     "//user:password@host") is replaced whole: the user name and the
+//     password each become "[redacted]" ("https://[redacted]:[redacted]@host"),
+//     and a user name alone becomes "[redacted]". The user name goes too
+//     because services put tokens there ("https://ghp_...@github.com",
+//     "https://TOKEN:x-oauth-basic@host"); the separators are kept, so the
+//     log still shows that the URL carried credentials and in which form.
 func RedactURL(u string) string {
 	base, frag, hasFrag := strings.Cut(u, "#")
 	path, query, hasQuery := strings.Cut(base, "?")
-	out := path
+	out := redactUserinfo(path)
 	if hasQuery {
 		out += "?" + RedactQuery(query)
 	}
 	if hasFrag {
-		out += "#" + RedactQuery(frag)
+		route, fquery, hasFQuery := strings.Cut(frag, "?")
+		out += "#" + RedactQuery(route)
+		if hasFQuery {
+			out += "?" + RedactQuery(fquery)
+		}
 	}
 	return out
 }
 
-// isSecretParam reports whether a raw query parameter name may carry a
-// secret value.
-func isSecretParam(raw string) bool {
-	name, err := url.QueryUnescape(raw)
-	if err != nil {
-		name = raw
+// redactUserinfo returns the part of a URL before its query and fragment
+// with the userinfo of its authority, if any, redacted as RedactURL says.
+// The authority is what follows "//" at the start or right after a scheme
+// ("https://"), up to the next '/'; its userinfo is what comes before its
+// last '@'.
+func redactUserinfo(s string) string {
+	start := authorityStart(s)
+	if start < 0 {
+		return s
 	}
-	name = strings.ToLower(strings.TrimSpace(name))
+	authority := s[start:]
+	if i := strings.IndexByte(authority, '/'); i >= 0 {
+		authority = authority[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return s
+	}
+	redacted := Redacted
+	if strings.Contains(authority[:at], ":") {
+		redacted += ":" + Redacted
+	}
+	return s[:start] + redacted + s[start+at:]
+}
+
+// authorityStart returns the index where the authority of the URL s begins
+// (just after its "//"), or -1 when s has none: s must start with "//" or
+// with a scheme (a letter, then letters, digits, '+', '-' or '.') followed
+// by "://".
+func authorityStart(s string) int {
+	if strings.HasPrefix(s, "//") {
+		return 2
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':' && strings.HasPrefix(s[i:], "://"):
+			return i + 3
+		default:
+			return -1
+		}
+	}
+	return -1
+}
+
+// isSecretParam reports whether a raw query parameter name may carry a
+// secret value. The name is percent-decoded leniently (see
+// unescapeLenient), so a name with a stray '%' is still decoded
+// ("p%61ss%" is "pass%"), lower-cased, and stripped of leading and
+// trailing characters other than letters and digits (spaces, a stray '%',
+// the "[]" of PHP-style array names) before it is matched.
+func isSecretParam(raw string) bool {
+	name := strings.ToLower(unescapeLenient(raw))
+	name = strings.TrimFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	if secretParams[name] {
 		return true
 	}
@@ -184,4 +252,41 @@ func isSecretParam(raw string) bool {
 		}
 	}
 	return false
+}
+
+// unescapeLenient decodes a query component as url.QueryUnescape does
+// ('+' is a space, "%XX" is the byte 0xXX), except that a '%' not followed
+// by two hex digits is kept as it is instead of failing the whole name.
+func unescapeLenient(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
 }

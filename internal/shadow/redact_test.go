@@ -3,6 +3,7 @@ package shadow
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -80,6 +81,14 @@ func TestRedactQuery(t *testing.T) {
 		{"&&token=x&", "&&token=[redacted]&"},
 		{"%zz=1&token=%zz", "%zz=1&token=[redacted]"},
 		{"author=me&codec=h264&signal=1", "author=me&codec=h264&signal=1"},
+		// Names that do not percent-decode are decoded leniently: the valid
+		// escapes are decoded, a stray '%' is kept, then trimmed.
+		{"p%61ss%=x&page=2", "p%61ss%=[redacted]&page=2"},
+		{"p%61ssword%zz=x", "p%61ssword%zz=[redacted]"},
+		{"%=1&c%6Fde%%=abc&state=%%1", "%=1&c%6Fde%%=[redacted]&state=%%1"},
+		{"code%5B%5D=abc&token[]=x&q=%", "code%5B%5D=[redacted]&token[]=[redacted]&q=%"},
+		{"access+token=x&+code+=y", "access+token=[redacted]&+code+=[redacted]"},
+		{"p%=1&pa%2=2", "p%=1&pa%2=2"},
 	} {
 		if got := RedactQuery(tc.in); got != tc.want {
 			t.Errorf("RedactQuery(%q) = %q, want %q", tc.in, got, tc.want)
@@ -117,5 +126,71 @@ func TestNewRequestInfoRedacts(t *testing.T) {
 	}
 	if h.Get("Authorization") != "Bearer s3cr3t" {
 		t.Errorf("NewRequestInfo changed its input: %v", h)
+	}
+}
+
+// TestRedactURL checks that RedactURL redacts the secret parameters of the
+// query, of the fragment and of a query inside the fragment, and the
+// userinfo, keeping everything else byte for byte.
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"/plain", "/plain"},
+		{"/plain#section", "/plain#section"},
+		{"https://app.example/cb?code=abc&state=1", "https://app.example/cb?code=[redacted]&state=1"},
+		{"https://app.example/#access_token=abc&expires_in=3600", "https://app.example/#access_token=[redacted]&expires_in=3600"},
+		// A query inside the fragment (hash-routed single-page apps).
+		{"https://app.example/#/callback?code=abc&state=1", "https://app.example/#/callback?code=[redacted]&state=1"},
+		{"https://app.example/?page=2#/cb?state=1&id_token=e.y.j;x=%zz", "https://app.example/?page=2#/cb?state=1&id_token=[redacted];x=%zz"},
+		{"/app#!/login?redirect=%2Fhome&password=hunter2", "/app#!/login?redirect=%2Fhome&password=[redacted]"},
+		{"/app#/cb?", "/app#/cb?"},
+		{"/app#/cb?code=a?b&x=1", "/app#/cb?code=[redacted]&x=1"},
+		{"/app#token=a?code=b", "/app#token=[redacted]?code=[redacted]"},
+		// Userinfo: user name and password are both replaced.
+		{"https://alice:hunter2@app.example/x", "https://[redacted]:[redacted]@app.example/x"},
+		{"https://alice:hunter2@app.example:8443", "https://[redacted]:[redacted]@app.example:8443"},
+		{"https://ghp_s3cr3t@github.com/o/r.git", "https://[redacted]@github.com/o/r.git"},
+		{"https://a:p@ss@app.example/x?token=t#y", "https://[redacted]:[redacted]@app.example/x?token=[redacted]#y"},
+		{"//alice:hunter2@app.example/x", "//[redacted]:[redacted]@app.example/x"},
+		{"git+ssh://git:pw@host/r", "git+ssh://[redacted]:[redacted]@host/r"},
+		{"https://app.example/x@y:z", "https://app.example/x@y:z"},
+		{"https://app.example?q=a:b@c", "https://app.example?q=a:b@c"},
+		{"https://app.example#a:b@c", "https://app.example#a:b@c"},
+		{"/path/alice:pw@host", "/path/alice:pw@host"},
+		{"mailto:alice@example.com", "mailto:alice@example.com"},
+		{"1http://a:b@c/", "1http://a:b@c/"},
+		{"https://@app.example/", "https://[redacted]@app.example/"},
+	} {
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestRedactURLHeadersFragmentAndUserinfo checks the review's cases through
+// Redact: a hash-routed callback's code and a password in the userinfo of
+// a Referer or Location are not kept.
+func TestRedactURLHeadersFragmentAndUserinfo(t *testing.T) {
+	got := Redact(http.Header{
+		"Referer":          {"https://app.example/#/callback?code=abc&state=1"},
+		"Location":         {"https://alice:hunter2@app.example/x"},
+		"Content-Location": {"/r?p%61ss%=x&page=2"},
+	})
+	want := http.Header{
+		"Referer":          {"https://app.example/#/callback?code=[redacted]&state=1"},
+		"Location":         {"https://[redacted]:[redacted]@app.example/x"},
+		"Content-Location": {"/r?p%61ss%=[redacted]&page=2"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Redact = %q, want %q", got, want)
+	}
+	for _, vs := range got {
+		for _, v := range vs {
+			for _, secret := range []string{"abc", "hunter2", "alice"} {
+				if strings.Contains(v, secret) {
+					t.Errorf("%q still holds %q", v, secret)
+				}
+			}
+		}
 	}
 }
