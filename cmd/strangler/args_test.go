@@ -81,3 +81,31 @@ func TestAdminListenerDefaultsToLoopback(t *testing.T) {
 		t.Errorf("--listen and --admin both default to %q", o.admin)
 	}
 }
+
+// TestBodyMinRateGraceMustBePositive checks that serve refuses a
+// --body-min-rate-grace of 0 (or less), naming the flag, instead of
+// running with the 5s default: 0 reads as "no grace", which strangler
+// does not offer. A positive grace passes the check (the run then stops
+// at the missing config, before any listener).
+func TestBodyMinRateGraceMustBePositive(t *testing.T) {
+	missing := t.TempDir() + "/no-such.yaml"
+	for _, tc := range []struct {
+		grace   string
+		refused bool
+	}{{"0", true}, {"0s", true}, {"-1s", true}, {"1ms", false}} {
+		var stdout, stderr bytes.Buffer
+		args := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config", missing,
+			"--body-min-rate-grace", tc.grace}
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitError {
+			t.Errorf("--body-min-rate-grace %s: exit code %d, want %d\nstderr: %s", tc.grace, code, exitError, &stderr)
+		}
+		refused := strings.Contains(stderr.String(), "--body-min-rate-grace") &&
+			strings.Contains(stderr.String(), "want a positive duration")
+		if refused != tc.refused {
+			t.Errorf("--body-min-rate-grace %s: refused %t, want %t\nstderr: %s", tc.grace, refused, tc.refused, &stderr)
+		}
+		if !tc.refused && !strings.Contains(stderr.String(), "no-such.yaml") {
+			t.Errorf("--body-min-rate-grace %s: did not go on to load the config\nstderr: %s", tc.grace, &stderr)
+		}
+	}
+}

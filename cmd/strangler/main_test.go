@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strangler-proxy/strangler/internal/proxy"
 )
 
 // backend returns a loopback server that answers with its name.
@@ -120,7 +122,8 @@ func startProxy(t *testing.T, ctx context.Context, cfgPath string) (proxyAddr, a
 	type addrs struct{ proxy, admin string }
 	started := make(chan addrs, 1)
 	errc := make(chan error, 1)
-	o := proxyOptions{config: cfgPath, listen: "127.0.0.1:0", admin: "127.0.0.1:0", shutdownTimeout: 5 * time.Second, debounce: 20 * time.Millisecond}
+	o := proxyOptions{config: cfgPath, listen: "127.0.0.1:0", admin: "127.0.0.1:0", shutdownTimeout: 5 * time.Second, debounce: 20 * time.Millisecond,
+		bodyMinRateGrace: proxy.DefaultBodyMinRateGrace}
 	go func() {
 		errc <- runProxy(ctx, o, nil, func(p, a string) { started <- addrs{p, a} })
 	}()

@@ -132,8 +132,12 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 	if o.bodyMinRate < 0 {
 		return fmt.Errorf("--body-min-rate %d: want 0 (off) or more bytes per second", o.bodyMinRate)
 	}
-	if o.bodyMinRateGrace < 0 {
-		return fmt.Errorf("--body-min-rate-grace %s: want a positive duration", o.bodyMinRateGrace)
+	if o.bodyMinRateGrace <= 0 {
+		// 0 would be the default in proxy.Options: refused rather than
+		// read as 5s. No grace at all would cut off a body whose first
+		// bytes are a moment late.
+		return fmt.Errorf("--body-min-rate-grace %s: want a positive duration, such as %s (to turn the minimum rate off, use --body-min-rate 0)",
+			o.bodyMinRateGrace, proxy.DefaultBodyMinRateGrace)
 	}
 	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg, AccessLog: access,
 		InventorySize: cmp.Or(o.inventorySize, -1), TrustedProxies: o.trustedProxies,

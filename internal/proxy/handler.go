@@ -50,7 +50,11 @@ type Options struct {
 	// Zero means DefaultBodyMinRate; negative means no minimum.
 	BodyMinRate int64
 	// BodyMinRateGrace is how long a body is waited for before
-	// BodyMinRate applies. Zero or negative means DefaultBodyMinRateGrace.
+	// BodyMinRate applies. Zero or negative means DefaultBodyMinRateGrace:
+	// there is no minimum rate without a grace period, which would cut
+	// off a body whose first bytes are a moment late (serve refuses a
+	// --body-min-rate-grace that is not positive rather than read it as
+	// the default). To turn the minimum off, set BodyMinRate negative.
 	BodyMinRateGrace time.Duration
 }
 

@@ -159,12 +159,19 @@ func TestRequestIDListedInConnection(t *testing.T) {
 // (X_forwarded_for, X-Real_ip): CGI, Rack and WSGI servers read them as
 // HTTP_X_FORWARDED_FOR, the same as the real ones. None may reach the
 // upstream, on a GET or on a POST with a body, whether or not the peer is
-// a trusted proxy; other headers with underscores pass.
+// a trusted proxy; other headers with underscores pass. The headers from
+// which Rack and others learn that the client used https (X-Forwarded-Ssl,
+// X-Forwarded-Scheme, Front-End-Https, X-Url-Scheme) pass from a trusted
+// proxy only.
 func TestUnderscoreForwardingHeaders(t *testing.T) {
 	forged := []string{
 		"X_forwarded_for: 6.6.6.6", "X-Real_ip: 6.6.6.6", "X_forwarded_proto: https",
 		"X-Forwarded_host: evil.example", "x_forwarded_port: 443", "X_FORWARDED_PREFIX: /admin",
 		"X_Request_Id: forged-id", "X-Strangler_Shadow: 1", "x_strangler_route: forged",
+		"X_Forwarded_Ssl: on", "x-forwarded_scheme: https", "Front_End_Https: on", "X_URL_SCHEME: https",
+	}
+	scheme := map[string]string{
+		"X-Forwarded-Ssl": "on", "X-Forwarded-Scheme": "https", "Front-End-Https": "on", "X-Url-Scheme": "https",
 	}
 	for _, tc := range []struct {
 		name    string
@@ -183,6 +190,9 @@ func TestUnderscoreForwardingHeaders(t *testing.T) {
 			addr := hs.front.Listener.Addr().String()
 			for _, req := range []struct{ method, body string }{{"GET", ""}, {"POST", "order=1"}} {
 				headers := append([]string{"X_Custom_Thing: keep", "X-Request-Id: real-id"}, forged...)
+				for k, v := range scheme {
+					headers = append(headers, k+": "+v)
+				}
 				if req.body != "" {
 					headers = append(headers, "Content-Type: application/x-www-form-urlencoded",
 						fmt.Sprintf("Content-Length: %d", len(req.body)))
@@ -212,6 +222,15 @@ func TestUnderscoreForwardingHeaders(t *testing.T) {
 				for _, k := range []string{"X-Real-Ip", "X-Forwarded-Port", "X-Forwarded-Prefix", HeaderShadow} {
 					if got := s.Header.Values(k); len(got) != 0 {
 						t.Errorf("%s: upstream received %s = %q, want none", req.method, k, got)
+					}
+				}
+				for k, v := range scheme {
+					got := s.Header.Values(k)
+					if tc.trusted == "" && len(got) != 0 {
+						t.Errorf("%s: upstream received %s = %q from an untrusted peer, want none", req.method, k, got)
+					}
+					if tc.trusted != "" && (len(got) != 1 || got[0] != v) {
+						t.Errorf("%s: upstream received %s = %q from a trusted proxy, want [%q]", req.method, k, got, v)
 					}
 				}
 			}

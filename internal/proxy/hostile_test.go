@@ -520,8 +520,54 @@ routes:
 	waitMetric(t, hs.reg, "strangler_refused_requests_total", map[string]string{"reason": "body_too_slow"}, 1)
 	waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("up", "extracted", "svc", "POST", "408"), 1)
 	waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("up", "extracted", "svc", "POST", "200"), 2)
-	waitMetric(t, hs.reg, "strangler_circuit_breaker_state", map[string]string{"upstream": "svc"}, 0)
 	waitMetric(t, hs.reg, "strangler_bulkhead_inflight", map[string]string{"upstream": "svc"}, 0)
+	// The cut body is the client's doing: neither the breaker nor the
+	// target's passive health check counts it as the upstream's failure.
+	for _, up := range hs.handler.Status(nil).Upstreams {
+		if up.Name != "svc" {
+			continue
+		}
+		if b := up.Breaker; b.Failures != 0 || b.ConsecutiveFailures != 0 || b.Successes != 2 {
+			t.Errorf("svc breaker = %+v, want the two honest requests as successes and no failure", b)
+		}
+		for _, tg := range up.Targets {
+			if tg.ConsecutiveFailures != 0 {
+				t.Errorf("svc target = %+v, want no failure", tg)
+			}
+		}
+	}
+}
+
+// TestBodyMinRateDeadline checks the read deadline the minimum data rate
+// sets: the moment the average would fall below the rate, never in the
+// past for a body at or above it, however long it has been uploading (a
+// day-long stream at 1 MB/s is not cut as too slow), and the idle one when
+// that is sooner.
+func TestBodyMinRateDeadline(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name         string
+		idle         time.Duration
+		read         int64
+		waited       time.Duration
+		want         time.Duration // from now
+		wantRateDead bool
+	}{
+		{"in the grace period", 0, 0, time.Second, 4 * time.Second, true},
+		{"past the grace period", 0, 2400, 6 * time.Second, 4 * time.Second, true},
+		{"idle sooner", 2 * time.Second, 2400, 6 * time.Second, 2 * time.Second, false},
+		{"25h at 1 MB/s", 0, 1e6 * 25 * 3600, 25 * time.Hour, maxRateWait, true},
+		{"25h at 1 MB/s, idle", 30 * time.Second, 1e6 * 25 * 3600, 25 * time.Hour, 30 * time.Second, false},
+		{"25h at the rate exactly", 0, 240 * 25 * 3600, 25 * time.Hour, 0, true},
+		{"huge body", 0, 1 << 62, time.Hour, maxRateWait, true},
+	} {
+		b := &guardedBody{idle: tc.idle, minRate: 240, grace: 5 * time.Second, read: tc.read, waited: tc.waited}
+		got := b.deadline(now)
+		if got.Sub(now) != tc.want || b.rateDead != tc.wantRateDead {
+			t.Errorf("%s: deadline now%+v (rate's: %t), want now%+v (rate's: %t)",
+				tc.name, got.Sub(now), b.rateDead, tc.want, tc.wantRateDead)
+		}
+	}
 }
 
 // expectUpstream is a raw upstream that answers a request carrying Expect:

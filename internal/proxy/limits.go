@@ -33,9 +33,10 @@ const (
 	DefaultBodyMinRateGrace = 5 * time.Second
 )
 
-// maxRateWait caps the time a read may wait for a client under the
-// minimum data rate, so that the deadline arithmetic cannot overflow on a
-// huge body.
+// maxRateWait caps the time left before the minimum data rate's deadline
+// of one read, so that the deadline arithmetic cannot overflow on a huge
+// body. It caps what is left, not the total: a body that has been sent
+// at the rate for longer than this still gets a deadline in the future.
 const maxRateWait = 24 * time.Hour
 
 // Why a guarded body stopped: the route's max_body was passed, the client
@@ -141,12 +142,12 @@ func (b *guardedBody) deadline(now time.Time) time.Time {
 	if b.minRate > 0 {
 		// Without more data the average stays at or above minRate until
 		// the time waited reaches read/minRate, and it is not judged
-		// before the grace period is over.
-		need := b.grace
-		if s := float64(b.read) / float64(b.minRate); s > need.Seconds() {
-			need = time.Duration(min(s, maxRateWait.Seconds()) * float64(time.Second))
-		}
-		if r := now.Add(need - b.waited); d.IsZero() || r.Before(d) {
+		// before the grace period is over. What is left of that time is
+		// worked out in seconds and capped, never the total: past a day
+		// of uploading, a capped total would be behind the time waited.
+		need := max(float64(b.read)/float64(b.minRate), b.grace.Seconds())
+		left := min(need-b.waited.Seconds(), maxRateWait.Seconds())
+		if r := now.Add(time.Duration(left * float64(time.Second))); d.IsZero() || r.Before(d) {
 			d, b.rateDead = r, true
 		}
 	}

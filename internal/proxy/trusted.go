@@ -11,8 +11,9 @@ import (
 // trustedProxies are the peers whose forwarding headers are believed: the
 // load balancers or CDNs in front of strangler. From any other peer,
 // X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Port,
-// X-Forwarded-Prefix, Forwarded and X-Real-IP are replaced or dropped,
-// because a client can write anything in them.
+// X-Forwarded-Prefix, Forwarded and X-Real-IP are replaced or dropped, and
+// so are the other headers that tell an application the client used
+// https (schemeHeaders), because a client can write anything in them.
 type trustedProxies []netip.Prefix
 
 // ParseTrustedProxies parses a comma-separated list of CIDRs and IP
@@ -86,7 +87,20 @@ func (t trustedProxies) setForwarding(pr *httputil.ProxyRequest) {
 	delete(h, "X-Real-Ip")
 	delete(h, "X-Forwarded-Port")
 	delete(h, "X-Forwarded-Prefix")
+	for _, k := range schemeHeaders {
+		delete(h, k)
+	}
 }
+
+// schemeHeaders are the headers besides X-Forwarded-Proto and Forwarded
+// from which applications learn that the client spoke https, in canonical
+// form: Rack (and so Rails and Sinatra) reads all four, Symfony, Laravel
+// and others some. From a peer that is not a trusted proxy, a client
+// sending "X-Forwarded-Ssl: on" would pass a plain http request off as
+// https to the legacy app (secure cookies, HSTS and redirect checks).
+// Strangler sets none of them: from a trusted proxy they pass as it wrote
+// them.
+var schemeHeaders = [...]string{"X-Forwarded-Ssl", "X-Forwarded-Scheme", "Front-End-Https", "X-Url-Scheme"}
 
 // vouchedHeaders are the request headers the proxy sets, replaces or
 // passes on only from a trusted proxy, in lower case with "-" (the names
@@ -95,6 +109,7 @@ func (t trustedProxies) setForwarding(pr *httputil.ProxyRequest) {
 var vouchedHeaders = [...]string{
 	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
 	"x-forwarded-prefix", "x-real-ip", "x-request-id", "x-strangler-route", "x-strangler-shadow",
+	"x-forwarded-ssl", "x-forwarded-scheme", "front-end-https", "x-url-scheme",
 }
 
 // dropUnderscoreLookalikes removes from h every header whose name, with
@@ -142,10 +157,11 @@ func sameHeaderName(name, lower string) bool {
 // forwardTrusted sets the forwarding headers of a request from a trusted
 // proxy: the peer's address is appended to the X-Forwarded-For chain it
 // sent, and its X-Forwarded-Host, X-Forwarded-Proto, Forwarded and
-// X-Real-IP pass on as it wrote them (X-Forwarded-Port and -Prefix, which
-// ReverseProxy leaves, pass too). ReverseProxy has removed them from
-// the outbound request (as client input, or as hop-by-hop headers listed
-// in Connection), so they are taken from the inbound one.
+// X-Real-IP pass on as it wrote them (X-Forwarded-Port and -Prefix and
+// the schemeHeaders, which ReverseProxy leaves, pass too). ReverseProxy
+// has removed them from the outbound request (as client input, or as
+// hop-by-hop headers listed in Connection), so they are taken from the
+// inbound one.
 func forwardTrusted(pr *httputil.ProxyRequest) {
 	in, out := pr.In.Header, pr.Out.Header
 	if v := in["X-Forwarded-For"]; len(v) > 0 {

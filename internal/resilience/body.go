@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,9 +24,10 @@ import (
 // the request counts as a failure, and everything is released. The deadline
 // only runs while a Read waits for the upstream, so a slow client that
 // makes the proxy wait between two reads is not blamed on the upstream.
-// One timer per response, made on the first Read and stopped after every
-// Read (time.AfterFunc: no goroutine waits on it), costs no allocation per
-// read.
+// The timer (time.AfterFunc: no goroutine waits on it) is an idleTimer
+// taken from a pool on the first Read and stopped after every Read; it
+// goes back to the pool when the body ends, so a response costs no timer
+// allocation, and a read none at all.
 type body struct {
 	rc   io.ReadCloser
 	ctx  context.Context // inbound request context
@@ -34,8 +36,12 @@ type body struct {
 	done doneFunc
 	o    outcome // from the status line
 
-	idle  time.Duration // 0: no idle deadline (event streams, upgrades)
-	timer *time.Timer   // nil until the first Read; used by Read only
+	idle time.Duration // 0: no idle deadline (event streams, upgrades)
+	// timer is the body's idleTimer between two Reads: nil before the
+	// first Read, while a Read holds it, and once it went back to the
+	// pool or was given up. Read and Close take it with Swap, so only one
+	// of them ever owns it.
+	timer atomic.Pointer[idleTimer]
 
 	timedOut atomic.Bool // the idle deadline fired
 	failed   atomic.Bool // the body broke while the client was still there
@@ -73,16 +79,24 @@ func isEventStream(h http.Header) bool {
 
 // Read reads from the upstream body under the idle deadline.
 func (b *body) Read(p []byte) (int, error) {
-	if b.idle > 0 {
-		if b.timer == nil {
-			b.timer = time.AfterFunc(b.idle, b.expire)
-		} else {
-			b.timer.Reset(b.idle)
+	var it *idleTimer
+	if b.idle > 0 && !b.released.Load() {
+		if it = b.timer.Swap(nil); it == nil {
+			it = getIdleTimer(b)
 		}
+		it.t.Reset(b.idle)
 	}
 	n, err := b.rc.Read(p)
-	if b.timer != nil {
-		b.timer.Stop()
+	if it != nil {
+		if it.t.Stop() {
+			if err != nil || b.released.Load() {
+				putIdleTimer(it) // the body is over
+			} else {
+				b.timer.Store(it) // for the next Read, or for Close
+			}
+		}
+		// Otherwise the timer fired and its callback may still be running:
+		// the idleTimer is given up, never reused for another body.
 	}
 	if err != nil {
 		switch {
@@ -98,6 +112,44 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// idleTimer is the idle deadline's timer, reusable across bodies: its
+// callback is bound once, when the timer is made, and reaches the body
+// it currently serves through an atomic pointer, cleared before the timer
+// goes back to the pool. A timer returns to the pool only when it never
+// fired while it served its body (every Stop succeeded), so no callback
+// of an earlier body can be pending or running when it serves the next.
+type idleTimer struct {
+	t    *time.Timer
+	body atomic.Pointer[body]
+}
+
+var idleTimers = sync.Pool{New: func() any {
+	it := new(idleTimer)
+	it.t = time.AfterFunc(time.Hour, it.fire)
+	it.t.Stop()
+	return it
+}}
+
+// getIdleTimer returns a stopped idleTimer serving b.
+func getIdleTimer(b *body) *idleTimer {
+	it := idleTimers.Get().(*idleTimer)
+	it.body.Store(b)
+	return it
+}
+
+// putIdleTimer returns a stopped idleTimer, whose callback never ran for
+// its body, to the pool.
+func putIdleTimer(it *idleTimer) {
+	it.body.Store(nil)
+	idleTimers.Put(it)
+}
+
+func (it *idleTimer) fire() {
+	if b := it.body.Load(); b != nil {
+		b.expire()
+	}
+}
+
 // expire runs when a Read has waited idle for data: it closes the upstream
 // body, which closes the connection and wakes the Read.
 func (b *body) expire() {
@@ -109,9 +161,14 @@ func (b *body) expire() {
 }
 
 // Close closes the upstream body and releases the request's resources.
+// The idle timer goes back to the pool here unless a Read holds it (a
+// Close that aborts a Read from another goroutine): that Read returns it.
 func (b *body) Close() error {
 	err := b.rc.Close()
 	b.release()
+	if it := b.timer.Swap(nil); it != nil {
+		putIdleTimer(it) // stopped by the Read that stored it
+	}
 	return err
 }
 

@@ -27,6 +27,9 @@ type stallServer struct {
 
 const stallPrefix = "partial" // the 7 bytes sent before the stall
 
+// raceEnabled is set by race_test.go under the race detector.
+var raceEnabled bool
+
 func newStallServer(t *testing.T, contentType string) *stallServer {
 	s := &stallServer{contentType: contentType, release: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -251,5 +254,123 @@ func TestQuietStreamsAreNotCut(t *testing.T) {
 	}
 	if st := ws.Status(); st.Breaker.Failures != 0 || st.Bulkhead.InFlight != 1 {
 		t.Fatalf("upgraded connection: breaker %+v, %d in flight; want no failure and the connection open", st.Breaker, st.Bulkhead.InFlight)
+	}
+}
+
+// TestIdleDeadlineAllocatesNoTimer checks that the idle deadline of a
+// response body costs no allocation: a body under the deadline allocates
+// no more than an event stream, which has none. Its timer comes from a
+// pool and goes back to it whether the body is read to its end or closed
+// before.
+func TestIdleDeadlineAllocatesNoTimer(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items at random")
+	}
+	plain := http.Header{"Content-Type": {"application/json"}}
+	events := http.Header{"Content-Type": {"text/event-stream"}}
+	fake := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := plain
+		if r.URL.Path == "/events" {
+			h = events
+		}
+		return &http.Response{StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: h, Body: io.NopCloser(strings.NewReader("a body of some bytes")), Request: r}, nil
+	})
+	r, _ := testRegistry(t, RegistryOptions{Transport: fake})
+	u := acquire(t, r, Settings{Targets: []string{"http://10.0.0.1:8080"}, Timeout: time.Minute, Retry: noRetry})
+	buf := make([]byte, 4)
+	allocs := func(path string, toEOF bool) float64 {
+		req := newRequest(t, context.Background(), "GET", path, nil)
+		return testing.AllocsPerRun(200, func() {
+			resp, err := u.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if toEOF {
+				_, _ = io.CopyBuffer(io.Discard, struct{ io.Reader }{resp.Body}, buf)
+			} else {
+				_, _ = resp.Body.Read(buf)
+			}
+			_ = resp.Body.Close()
+		})
+	}
+	for _, toEOF := range []bool{true, false} {
+		quiet, deadline := allocs("/events", toEOF), allocs("/", toEOF)
+		if deadline > quiet {
+			t.Errorf("read to EOF %t: %v allocations per response under the idle deadline, %v without: want no more",
+				toEOF, deadline, quiet)
+		}
+	}
+	if st := u.Status(); st.Breaker.Failures != 0 || st.Bulkhead.InFlight != 0 {
+		t.Errorf("breaker %+v, %d in flight; want no failure and nothing held", st.Breaker, st.Bulkhead.InFlight)
+	}
+}
+
+// TestIdleTimerServesOneBodyAtATime checks that a pooled idle timer, once
+// back in the pool, never cuts the body it served: bodies closed early or
+// read to their end, then a body read with pauses longer than the timeout
+// between reads (a slow client, not a silent upstream), which must stay
+// whole; a stalled body after them is still cut.
+func TestIdleTimerServesOneBodyAtATime(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 3 {
+			_, _ = io.WriteString(w, "chunk")
+			_ = http.NewResponseController(w).Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	r, _ := testRegistry(t, RegistryOptions{})
+	u := acquire(t, r, Settings{Targets: []string{srv.URL}, Timeout: timeout, Retry: noRetry,
+		Breaker: BreakerSettings{ConsecutiveFailures: 100}})
+	for i := range 20 {
+		resp, err := u.RoundTrip(newRequest(t, context.Background(), "GET", "/", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			_, _ = resp.Body.Read(make([]byte, 1)) // closed before its end
+		} else if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "chunkchunkchunk" {
+			t.Fatalf("body %d: %q, %v", i, b, err)
+		}
+		_ = resp.Body.Close()
+	}
+	resp, err := u.RoundTrip(newRequest(t, context.Background(), "GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	p := make([]byte, 5)
+	for {
+		n, err := resp.Body.Read(p)
+		got = append(got, p[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("slowly read body: %q then %v; want it whole", got, err)
+		}
+		time.Sleep(3 * timeout) // the client is slow, not the upstream
+	}
+	_ = resp.Body.Close()
+	if string(got) != "chunkchunkchunk" {
+		t.Fatalf("slowly read body = %q", got)
+	}
+	if st := u.Status(); st.Breaker.Failures != 0 || st.Bulkhead.InFlight != 0 {
+		t.Fatalf("breaker %+v, %d in flight; want no failure and nothing held", st.Breaker, st.Bulkhead.InFlight)
+	}
+
+	stall := newStallServer(t, "text/plain")
+	s, err := r.Acquire("stall", Settings{Targets: []string{stall.URL}, Timeout: timeout, Retry: noRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sresp, err := s.RoundTrip(newRequest(t, context.Background(), "GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	if got := await(t, readAll(sresp.Body), 50*timeout); !isTimeout(got.err) {
+		t.Fatalf("stalled body after the pooled timers: %q, %v; want it cut", got.data, got.err)
 	}
 }

@@ -2,7 +2,9 @@ package resilience
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -27,7 +29,7 @@ type retryReason uint8
 
 const (
 	reasonNone       retryReason = iota
-	reasonConnect                // dial failed: the request was never sent
+	reasonConnect                // dial or TLS handshake failed: the request was never sent
 	reasonConnection             // connection broke before the response headers
 	reason502
 	reason503
@@ -63,20 +65,21 @@ func replayable(req *http.Request) bool {
 // attempt may be retried, a reason. ctx is the inbound request's context: if
 // it ended, nothing is retried and a hang-up is not the upstream's fault.
 //
-// Retried: a failed dial (the request was never sent), a connection that
-// broke before any byte of the answer (reset, closed), and 502/503/504.
-// Never retried: a timeout waiting for the response headers. The upstream
-// has the request and may still be working on it; a second attempt would
-// double the load on a service that is already too slow and make the
-// client wait up to attempts × timeout. It counts as a failure, and the
-// proxy answers 504 or falls back.
+// Retried: a failed connection attempt (dial or TLS handshake, timed out
+// or not: the request was never sent), a connection that broke before any
+// byte of the answer (reset, closed), and 502/503/504. Never retried: a
+// timeout waiting for the response headers. The upstream has the request
+// and may still be working on it; a second attempt would double the load
+// on a service that is already too slow and make the client wait up to
+// attempts × timeout. It counts as a failure, and the proxy answers 504 or
+// falls back.
 func classify(ctx context.Context, resp *http.Response, err error) (retryReason, outcome) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return reasonNone, contextOutcome(ctx)
 		}
 		switch {
-		case isDialError(err): // a dial timeout too: nothing was sent
+		case sentNothing(err): // a dial or handshake timeout too
 			return reasonConnect, outcomeFailure
 		case isTimeout(err):
 			return reasonNone, outcomeFailure
@@ -96,6 +99,37 @@ func classify(ctx context.Context, resp *http.Response, err error) (retryReason,
 	}
 	return reasonNone, outcomeSuccess
 }
+
+// sentNothing reports whether err proves that no byte of the request was
+// written: the connection could not be made. That is a failed dial, or a
+// failed TLS handshake with an https upstream: net/http's handshake
+// timeout (TLSHandshakeTimeout), or a server certificate that was refused.
+// net/http has no exported type for the handshake timeout (it is an
+// unexported tlsHandshakeTimeoutError, a net.Error whose Timeout is true),
+// so it is recognised by being such an error with exactly its text, which
+// has not changed since Go 1.3; TestTLSHandshakeTimeoutIsRetried pins it
+// against the real Transport. Other errors of a handshake (a reset or EOF
+// from the server) cannot be told from the same errors after the request
+// was written, and count as connection errors.
+func sentNothing(err error) bool {
+	if isDialError(err) {
+		return true
+	}
+	var cert *tls.CertificateVerificationError
+	if errors.As(err, &cert) {
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ne, ok := e.(net.Error); ok && ne.Timeout() && ne.Error() == tlsHandshakeTimeoutText {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsHandshakeTimeoutText is the text of the error net/http's Transport
+// returns when the TLS handshake took longer than TLSHandshakeTimeout.
+const tlsHandshakeTimeoutText = "net/http: TLS handshake timeout"
 
 // contextOutcome is the outcome of a request whose own context ended: a
 // client that hung up (Canceled) is not counted, a deadline that passed

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,6 +309,124 @@ func TestIdempotent(t *testing.T) {
 	for m, want := range map[string]bool{"GET": true, "HEAD": true, "OPTIONS": true, "PUT": true, "POST": false, "DELETE": false, "PATCH": false} {
 		if got := Idempotent(m, s); got != want {
 			t.Errorf("Idempotent(%s) = %v, want %v", m, got, want)
+		}
+	}
+}
+
+// silentTLSServer accepts connections and never answers the TLS handshake.
+// accepted counts the connections.
+func silentTLSServer(t *testing.T) (addr string, accepted *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted = new(atomic.Int64)
+	var conns []net.Conn
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			mu.Lock()
+			conns = append(conns, c) // held open, unanswered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String(), accepted
+}
+
+// TestTLSHandshakeTimeoutIsRetried checks that a TLS handshake that times
+// out, on net/http's real Transport, counts as a failed connection
+// attempt: nothing was written, so it is retried (reason connect_error),
+// unlike a timeout waiting for the answer of a request that was sent.
+func TestTLSHandshakeTimeoutIsRetried(t *testing.T) {
+	addr, accepted := silentTLSServer(t)
+	tr := &http.Transport{TLSHandshakeTimeout: 100 * time.Millisecond}
+	t.Cleanup(tr.CloseIdleConnections)
+
+	req := newRequest(t, context.Background(), "GET", "/", nil)
+	req.URL.Scheme, req.URL.Host = "https", addr
+	_, err := tr.RoundTrip(req)
+	if err == nil || !isTimeout(err) {
+		t.Fatalf("RoundTrip = %v, want the handshake timeout", err)
+	}
+	if reason, o := classify(context.Background(), nil, err); reason != reasonConnect || o != outcomeFailure {
+		t.Fatalf("classify(%q) = %q, %v; want connect_error, a failure", err, reason, o)
+	}
+
+	r, _ := testRegistry(t, RegistryOptions{Transport: tr})
+	u := acquire(t, r, Settings{Targets: []string{"https://" + addr}, Timeout: 5 * time.Second,
+		Retry: RetrySettings{Attempts: 2, Backoff: time.Microsecond, MaxBackoff: time.Microsecond}})
+	before := accepted.Load()
+	_, _, err = do(t, u, "GET", "/")
+	if err == nil || !strings.Contains(err.Error(), "TLS handshake timeout") {
+		t.Fatalf("GET = %v, want the handshake timeout", err)
+	}
+	wantErrIs(t, err, ErrNotSent) // legacy may serve it: nothing reached the upstream
+	if v := retries(u, reasonConnect); v != 1 {
+		t.Errorf(`retries{reason="connect_error"} = %v, want 1 (2 attempts)`, v)
+	}
+	if n := accepted.Load() - before; n != 2 {
+		t.Errorf("server accepted %d connections, want 2", n)
+	}
+	if b := u.Status().Breaker; b.Failures != 1 {
+		t.Errorf("breaker = %+v, want one failure", b)
+	}
+}
+
+// TestSentNothing checks which errors of net/http's Transport prove that
+// the request was never written: a refused dial, a handshake timeout and a
+// refused server certificate do; a timeout waiting for the answer, or an
+// error that only reads like a handshake timeout, does not.
+func TestSentNothing(t *testing.T) {
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(slow.Close)
+	tr := &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond} // trusts no test certificate
+	t.Cleanup(tr.CloseIdleConnections)
+	roundTrip := func(url string) error {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("GET %s succeeded, want an error", url)
+		}
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection refused", roundTrip(deadURL(t)), true},
+		{"unknown certificate authority", roundTrip(tlsSrv.URL), true},
+		{"wrapped", fmt.Errorf("upstream x: %w", roundTrip(tlsSrv.URL)), true},
+		{"response header timeout", roundTrip(slow.URL), false},
+		{"look-alike text", errors.New(tlsHandshakeTimeoutText), false},
+	} {
+		if got := sentNothing(tc.err); got != tc.want {
+			t.Errorf("%s: sentNothing(%v) = %t, want %t", tc.name, tc.err, got, tc.want)
 		}
 	}
 }

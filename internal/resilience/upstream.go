@@ -244,14 +244,16 @@ func (u *Upstream) prepareRetry(req *http.Request, prev *target, n int) (*target
 	return next, body, wait, true
 }
 
-// finish ends the attempt loop with the last attempt's result. A dial error
-// matches ErrNotSent only if no attempt of the request may have been sent.
+// finish ends the attempt loop with the last attempt's result. An error
+// that proves nothing was written (a failed dial or TLS handshake, see
+// sentNothing) matches ErrNotSent only if no attempt of the request may
+// have been sent.
 func (u *Upstream) finish(t *target, resp *http.Response, o outcome, err error, sent bool) (*http.Response, *target, outcome, error) {
 	if err == nil {
 		return resp, t, o, nil
 	}
 	u.balancer.done(t)
-	if !sent && isDialError(err) {
+	if !sent && sentNothing(err) {
 		err = &connectError{err: err}
 	}
 	return nil, nil, o, err

@@ -1,0 +1,5 @@
+//go:build race
+
+package resilience
+
+func init() { raceEnabled = true }
