@@ -57,11 +57,12 @@ type Comparison struct {
 // differently and still answer the same. An empty body (HEAD, 204, 304) is
 // not decoded.
 //
-// The answers are not compared, and the error (a *SkipError wrapping
-// ErrNotComparable) says why, when a body uses an encoding the standard
+// The bodies are not compared when one uses an encoding the standard
 // library cannot decode (br, zstd, ...), or decodes to more than maxBody
 // bytes: a comparison of encoded bytes would report a bogus mismatch. The
-// caller counts that as skipped. With "body:$" in the rules the bodies are
+// status and headers still are: if they differ, that is the result;
+// otherwise the error (a *SkipError wrapping ErrNotComparable) says why
+// nothing was compared, and the caller counts that as skipped. With "body:$" in the rules the bodies are
 // not compared, so they are not decoded either.
 //
 // A body that does not decode (corrupt or cut gzip) is a difference: when
@@ -85,6 +86,13 @@ func (r *Rules) CompareEncoded(primary, shadow Response, maxBody int64) (Compari
 		err  error
 	}{{"primary", errP}, {"shadow", errS}} {
 		if errors.Is(side.err, ErrUnsupportedEncoding) || errors.Is(side.err, ErrDecodedTooLarge) {
+			// The bodies cannot be compared, but a different status or
+			// header is a mismatch all the same.
+			var c collector
+			r.compareHead(&c, primary, shadow)
+			if out.Differences = c.result(); len(out.Differences) > 0 {
+				return out, nil
+			}
 			return out, &SkipError{Side: side.name, Err: side.err}
 		}
 	}

@@ -171,6 +171,13 @@ func TestCompareEncodedSkips(t *testing.T) {
 	if len(encoded(t, "gzip", "gzip", big, 9).Body) > 1024 {
 		t.Fatal("the compressed body is not below max_body: the case tests nothing")
 	}
+	t.Run("a different status is a mismatch all the same", func(t *testing.T) {
+		failed := resp(500, "application/json", `{}`)
+		got, err := r.CompareEncoded(br, failed, 1024)
+		if err != nil || len(got.Differences) != 1 || got.Differences[0].Path != "status" {
+			t.Errorf("br against a 500: %q, %v; want one status difference and no skip", got.Differences, err)
+		}
+	})
 	t.Run("bodies not compared are not decoded", func(t *testing.T) {
 		got, err := mustRules(t, "body:$").CompareEncoded(br, js(`{"x":1}`), 1024)
 		if err != nil || got.Differences != nil {
