@@ -25,20 +25,34 @@ func BenchmarkPattern(b *testing.B) {
 // BenchmarkObserveKnown is the common case: the pattern is already kept.
 func BenchmarkObserveKnown(b *testing.B) {
 	inv := New(DefaultLimit)
-	for i := range DefaultLimit {
+	for i := range DefaultLimit { // twice: the table fills with literal patterns
+		inv.Observe(churnPath(i), "default")
 		inv.Observe(churnPath(i), "default")
 	}
 	paths := []string{"/api/customers/123/invoices", "/catalog/sku-1001", "/cart", "/api/orders/ord-100001"}
 	observeLoop(b, inv, paths)
 }
 
-// BenchmarkObserveChurn is the adversary: every request is a new pattern
-// and evicts the least counted one from a full table.
+// BenchmarkObserveChurn is an adversary sending a new path every request.
+// The fan-out rule collapses each one's last segment, so most requests go
+// through the sketch to a collapsed pattern already kept, and some evict.
 func BenchmarkObserveChurn(b *testing.B) {
 	inv := New(DefaultLimit)
 	paths := make([]string, 1<<16)
 	for i := range paths {
 		paths[i] = churnPath(i)
+	}
+	observeLoop(b, inv, paths)
+}
+
+// BenchmarkObserveChurnTwice is the adversary that gets past the fan-out
+// rule: each new path twice in a row, so that every second request is a new
+// literal pattern and evicts the least counted one from a full table.
+func BenchmarkObserveChurnTwice(b *testing.B) {
+	inv := New(DefaultLimit)
+	paths := make([]string, 1<<17)
+	for i := range paths {
+		paths[i] = churnPath(i / 2)
 	}
 	observeLoop(b, inv, paths)
 }

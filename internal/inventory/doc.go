@@ -36,13 +36,33 @@
 //     and always starts with "/".
 //
 // Those rules are Pattern's. An Inventory adds the fan-out rule, which
-// needs the traffic seen so far: under one parent pattern (the pattern up
-// to a segment), the first MaxChildren distinct literal segments stay, and
-// any other becomes "{id}", so "/reset-password/<random word>" collapses
-// after 16 words whatever the words. The children are remembered as hashes,
-// for at most MaxParents parents; once that many are remembered, the
-// literal children of a new parent become "{id}" (fail closed). Only the
-// final form enters the table, the dashboard and the metric.
+// needs the traffic seen so far. A literal segment is a child of its parent
+// pattern (the pattern up to it, ids already collapsed) and stays literal
+// when a kept pattern has it under that parent, when it is one of the first
+// 16 new children of that parent in the current RecentWindow, or when it
+// was seen at least twice under that parent recently; otherwise it becomes
+// "{id}". So an application's routes are shown as they are from their first
+// request, and a scanner's one-off words, or ids made of words, are shown
+// for the first 16 under a parent each window, then collapse, while a real
+// route arriving after them is shown from its second request. The price:
+// under a parent that gets fewer than 16 new children a window, word-like
+// ids (user names, a reset word) stay literal. At most 4,096 parents have
+// their new children counted per window; a parent beyond them is crowded
+// until the window ends, so a new child there needs its two requests.
+//
+// "Seen recently" is a count-min sketch of (parent, segment) hashes: 4
+// rows of 65,536 one-byte counters, 256 KiB per Inventory whatever the
+// traffic. It never undercounts; a one-off word passes only when its four
+// counters were all raised by others. Every counter is halved after 8,192
+// counts and once per RecentWindow, so at most about 8,192 children load
+// it at a time and a flood of one-off words lets through about 1 in 5,000
+// at worst, each a single request the table bounds like any other. The
+// prefixes of kept patterns are counted in a map of at most Limit*8
+// hashes, updated when a pattern enters or leaves the table, so a kept
+// route's segments never depend on the sketch. Once a segment has
+// collapsed, later segments are also counted under their literal parent,
+// so a new "/orders/list" is whole at its second request. Only the final
+// form enters the table, the dashboard and the metric.
 //
 // Pattern(Pattern(p)) == Pattern(p) for every p.
 //
@@ -60,7 +80,9 @@
 // client that sends any number of distinct paths.
 //
 // Each kept pattern also has its requests per minute over the last
-// RecentWindow (10 minutes) in a ring of ten counters, so that TopRecent can
+// RecentWindow (10 minutes) in a ring of ten counters, minutes counted from
+// a monotonic clock reading taken at New (a time without one that goes
+// back counts in the newest minute), so that TopRecent can
 // rank by what legacy serves now: a route fully moved stops feeding its
 // patterns, which sink once the window has passed. The Prometheus counter
 // stays a counter of everything since start; rate() gives recent traffic

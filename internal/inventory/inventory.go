@@ -25,16 +25,31 @@ const RecentWindow = recentMinutes * time.Minute
 // recentMinutes is the number of per-minute counts each kept pattern has.
 const recentMinutes = 10
 
+// The fan-out rule's bookkeeping: a count-min sketch of the literal child
+// segments seen outside the table (see admitted). It has sketchRows rows of
+// sketchWidth one-byte counters, 256 KiB per Inventory whatever the traffic.
 const (
-	// MaxChildren is the fan-out rule's bound: once a parent pattern has
-	// MaxChildren distinct literal child segments, every child not among
-	// them is shown as "{id}".
-	MaxChildren = 16
-	// MaxParents bounds the fan-out rule's memory: how many parent patterns
-	// an Inventory remembers the children of (about 160 bytes each, so at
-	// most about 1.3 MB). Once it is reached, the literal children of a
-	// parent not yet remembered are shown as "{id}".
-	MaxParents = 8192
+	sketchRows  = 4
+	sketchWidth = 1 << 16
+	// sketchPeriod is how many counts the sketch takes before every counter
+	// is halved, so that it holds at most about sketchWidth/8 distinct
+	// children at a time and a child seen once rarely (about 1 in 5,000
+	// under a sustained flood of distinct words) looks as if it had been
+	// seen twice. The sketch is also halved once per RecentWindow.
+	sketchPeriod = sketchWidth / 8
+	// literalMin is how many times a child not in the table must have been
+	// seen under its parent, recently, to stay literal once the parent is
+	// crowded.
+	literalMin = 2
+	// freshChildren is how many new children a parent takes literally from
+	// their first request in each RecentWindow; past that the parent is
+	// crowded (a scanner, or ids made of words) and a new child needs
+	// literalMin requests.
+	freshChildren = 16
+	// maxFreshParents bounds the parents whose new children are counted
+	// per RecentWindow (about 64 KiB); a parent beyond it counts as
+	// crowded until the window ends.
+	maxFreshParents = 4096
 )
 
 // Entry is one kept pattern.
@@ -61,12 +76,12 @@ type Entry struct {
 // recent holds one kept pattern's requests per minute over RecentWindow, a
 // ring indexed by minute modulo recentMinutes: 48 bytes per pattern.
 type recent struct {
-	last   int64 // the newest minute counted, minutes since the Unix epoch
+	last   int64 // the newest minute counted (see Inventory.minuteOf)
 	counts [recentMinutes]uint32
 }
 
 // add counts one request in minute m. A minute older than the newest one
-// counted is counted in the newest (the clock went back).
+// counted is counted in the newest (Inventory never passes one).
 func (r *recent) add(m int64) {
 	if m > r.last {
 		for k := max(r.last+1, m-recentMinutes+1); k <= m; k++ {
@@ -80,16 +95,14 @@ func (r *recent) add(m int64) {
 }
 
 // sum returns the requests counted in the window ending with minute m.
+// Minutes are never negative.
 func (r *recent) sum(m int64) uint64 {
 	var n uint64
-	for k := max(r.last-recentMinutes+1, m-recentMinutes+1); k <= min(r.last, m); k++ {
+	for k := max(r.last-recentMinutes+1, m-recentMinutes+1, 0); k <= min(r.last, m); k++ {
 		n += uint64(r.counts[k%recentMinutes])
 	}
 	return n
 }
-
-// minute returns the minute of t, in minutes since the Unix epoch.
-func minute(t time.Time) int64 { return t.Unix() / 60 }
 
 // Inventory counts requests by pattern, keeping at most Limit patterns with
 // the Space-Saving algorithm. It is safe for concurrent use; the zero value
@@ -106,18 +119,33 @@ type Inventory struct {
 	index map[string]int
 	// recent[i] holds the per-minute counts of heap[i]; it moves with it.
 	recent []recent
-	// parents maps the hash of a parent pattern (up to and including the
-	// "/" before a segment) to the literal children seen under it: the
-	// fan-out rule's bookkeeping, at most MaxParents entries.
-	parents map[uint64]*children
-	seed    maphash.Seed
-}
+	// start is the origin of the recent window's minutes. It carries a
+	// monotonic clock reading (time.Now at New), so that now.Sub(start)
+	// does not move when the wall clock is stepped; minute is the newest
+	// minute seen, and a minute never goes below it (see minuteOf).
+	start  time.Time
+	minute int64
 
-// children is the set of literal child segments seen under one parent, as
-// hashes; it never holds more than MaxChildren and never shrinks.
-type children struct {
-	n      int
-	hashes [MaxChildren]uint64
+	// The fan-out rule's bookkeeping, all keyed by the hash of a pattern
+	// prefix ending in a literal segment ("/api/orders" for the segment
+	// "orders" under the parent "/api/"), which names the child and its
+	// parent at once.
+	seed maphash.Seed
+	// prefixes counts, for each such prefix of a kept pattern, the kept
+	// patterns that have it: at most Limit*8 entries.
+	prefixes map[uint64]uint32
+	// sketch is a count-min sketch of the children seen outside the table:
+	// sketchRows rows of sketchWidth byte counters, eight to a word, each
+	// child counted in one counter per row. sketchCounts counts the counts
+	// since the last halving, sketchMinute is the minute of the last
+	// halving by time.
+	sketch       *[sketchRows * sketchWidth / 8]uint64
+	sketchCounts int
+	sketchMinute int64
+	// fresh counts, per parent (the hash of the prefix before a child),
+	// the new children seen in the current RecentWindow; emptied when the
+	// window ends.
+	fresh map[uint64]uint16
 }
 
 // New returns an empty Inventory that keeps at most limit patterns. A limit
@@ -125,12 +153,15 @@ type children struct {
 func New(limit int) *Inventory {
 	limit = min(max(limit, 1), MaxLimit)
 	return &Inventory{
-		limit:   limit,
-		heap:    make([]Entry, 0, limit),
-		index:   make(map[string]int, limit),
-		recent:  make([]recent, 0, limit),
-		parents: make(map[uint64]*children),
-		seed:    maphash.MakeSeed(),
+		limit:    limit,
+		heap:     make([]Entry, 0, limit),
+		index:    make(map[string]int, limit),
+		recent:   make([]recent, 0, limit),
+		start:    time.Now(),
+		seed:     maphash.MakeSeed(),
+		prefixes: make(map[uint64]uint32),
+		sketch:   new([sketchRows * sketchWidth / 8]uint64),
+		fresh:    make(map[uint64]uint16),
 	}
 }
 
@@ -143,8 +174,13 @@ func (inv *Inventory) Limit() int {
 }
 
 // SetClock replaces the clock the recent window reads (time.Now by
-// default), for tests.
+// default), for tests. The window's minutes go on from the clock's current
+// reading.
 func (inv *Inventory) SetClock(now func() time.Time) {
+	t := now()
+	inv.mu.Lock()
+	inv.start = t.Add(-time.Duration(inv.minute) * time.Minute)
+	inv.mu.Unlock()
 	inv.clock.Store(&now)
 }
 
@@ -156,14 +192,27 @@ func (inv *Inventory) now() time.Time {
 	return time.Now()
 }
 
+// minuteOf returns the minute of the recent window that t falls in,
+// counted from start, and never one before the newest minute seen: a clock
+// that goes back (a test clock, or a time without a monotonic reading after
+// a wall-clock step) counts in the newest minute until it catches up. The
+// caller holds inv.mu.
+func (inv *Inventory) minuteOf(t time.Time) int64 {
+	if m := int64(t.Sub(inv.start) / time.Minute); m > inv.minute {
+		inv.minute = m
+	}
+	return inv.minute
+}
+
 // Observe counts one request served by the legacy upstream. path is the
 // cleaned request path and route the name of the route that matched. A
 // request whose pattern is already kept does not allocate.
 //
 // The pattern counted is AppendPattern's with the fan-out rule applied on
-// top: a literal segment that is not among the first MaxChildren distinct
-// ones seen under the same parent pattern becomes "{id}". Only that final
-// form is ever kept, shown or exported.
+// top: a literal segment stays only when a kept pattern has it under the
+// same parent, when it is one of the parent's first freshChildren new
+// children in the current RecentWindow, or when it was seen at least
+// twice there recently; otherwise it becomes "{id}". Only that final form is ever kept, shown or exported.
 func (inv *Inventory) Observe(path, route string) {
 	if inv == nil {
 		return
@@ -184,17 +233,24 @@ func (inv *Inventory) ObserveAt(now time.Time, path, route string) {
 	var buf, out [maxPatternLen]byte
 	p := AppendPattern(buf[:0], path)
 
-	m := minute(now)
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	// A kept pattern passed the fan-out rule when it came in, and the sets
-	// of children never shrink, so it would pass again unchanged.
+	m := inv.minuteOf(now)
+	// A kept pattern is its own fan-out: each of its literal segments is
+	// literal because the pattern is kept.
 	i, ok := inv.index[string(p)]
 	if !ok {
-		p = inv.fanOut(out[:0], p)
+		p = inv.fanOut(out[:0], p, m)
 		i, ok = inv.index[string(p)]
 	}
-	if ok {
+	inv.count(p, i, ok, route, m)
+}
+
+// count counts one request with the final pattern p in minute m: at heap
+// position i when kept is true, else by adding p to the table. The caller
+// holds inv.mu.
+func (inv *Inventory) count(p []byte, i int, kept bool, route string, m int64) {
+	if kept {
 		e := &inv.heap[i]
 		e.Requests++
 		e.Route = route
@@ -205,6 +261,7 @@ func (inv *Inventory) ObserveAt(now time.Time, path, route string) {
 	pattern := string(p)
 	fresh := recent{last: m}
 	fresh.add(m)
+	inv.keep(pattern, true)
 	if len(inv.heap) < inv.limit {
 		inv.heap = append(inv.heap, Entry{Pattern: pattern, Requests: 1, Route: route})
 		inv.recent = append(inv.recent, fresh)
@@ -216,17 +273,32 @@ func (inv *Inventory) ObserveAt(now time.Time, path, route string) {
 	// one and inherits its count, which becomes its overcount.
 	e := &inv.heap[0]
 	delete(inv.index, e.Pattern)
+	inv.keep(e.Pattern, false)
 	*e = Entry{Pattern: pattern, Requests: e.Requests + 1, Overcount: e.Requests, Route: route}
 	inv.recent[0] = fresh
 	inv.index[pattern] = 0
 	inv.down(0)
 }
 
-// fanOut appends p to dst with the fan-out rule applied, remembering the
-// literal children it lets through. The caller holds inv.mu. The result is
-// never longer than maxPatternLen: it has the segments of p, each at most
-// maxSegLen bytes, some replaced by "{id}", which is shorter than that.
-func (inv *Inventory) fanOut(dst, p []byte) []byte {
+// fanOut appends p to dst with the fan-out rule applied, counting the
+// literal children it meets in the sketch. m is the current minute. The
+// caller holds inv.mu. The result is never longer than maxPatternLen: it
+// has the segments of p, each at most maxSegLen bytes, some replaced by
+// "{id}", which is shorter than that.
+//
+// Once a segment has collapsed, each literal child after it is counted
+// twice: under its collapsed parent, which decides, and under its literal
+// parent, so that when the collapsed segment becomes literal (at its
+// second request) its children already have a count there: a new route
+// "/orders/list" is shown as it is from its second request, not its third.
+func (inv *Inventory) fanOut(dst, p []byte, m int64) []byte {
+	if m-inv.sketchMinute >= recentMinutes {
+		windows := (m - inv.sketchMinute) / recentMinutes
+		inv.halve(uint(min(windows, 8)))
+		inv.sketchMinute += windows * recentMinutes
+		clear(inv.fresh)
+	}
+	collapsed := false
 	for i := 0; i < len(p); {
 		if p[i] == '/' {
 			dst = append(dst, '/')
@@ -238,41 +310,108 @@ func (inv *Inventory) fanOut(dst, p []byte) []byte {
 			end++
 		}
 		seg := p[i:end]
-		if seg[0] == '{' || inv.admit(dst, seg) { // placeholders stay
-			dst = append(dst, seg...)
-		} else {
-			dst = append(dst, idSegment...)
+		n := len(dst)
+		dst = append(dst, seg...)
+		if seg[0] != '{' { // placeholders stay
+			if key := maphash.Bytes(inv.seed, p[:end]); collapsed && inv.prefixes[key] == 0 {
+				// Counted only: this parent is in no pattern, so it
+				// takes none of the fresh parents' room.
+				inv.seen(key)
+			}
+			if !inv.admitted(maphash.Bytes(inv.seed, dst), maphash.Bytes(inv.seed, dst[:n])) {
+				dst = append(dst[:n], idSegment...)
+				collapsed = true
+			}
 		}
 		i = end
 	}
 	return dst
 }
 
-// admit reports whether the literal segment seg may show under parent (the
-// pattern so far, ending in "/"), recording it when it is new and there is
-// room.
-func (inv *Inventory) admit(parent, seg []byte) bool {
-	ph := maphash.Bytes(inv.seed, parent)
-	c := inv.parents[ph]
-	if c == nil {
-		if len(inv.parents) >= MaxParents {
-			return false
-		}
-		c = &children{}
-		inv.parents[ph] = c
+// admitted reports whether the child whose prefix hashes to key, under the
+// parent whose prefix hashes to parent, stays literal: when a kept pattern
+// has that prefix; when the child is one of the first freshChildren new
+// children of its parent in this RecentWindow (so an application's own
+// routes read as they are from their first request); or when the sketch,
+// after counting this request, says the child was seen at least literalMin
+// times since the counters were last halved. The count-min sketch never
+// undercounts, so a child requested twice between two halvings is always
+// admitted; junk seen once is admitted only when every one of its
+// counters was already raised by others, which the halving keeps rare.
+func (inv *Inventory) admitted(key, parent uint64) bool {
+	if inv.prefixes[key] > 0 || inv.seen(key) >= literalMin {
+		return true
 	}
-	sh := maphash.Bytes(inv.seed, seg)
-	for _, h := range c.hashes[:c.n] {
-		if h == sh {
-			return true
-		}
-	}
-	if c.n == MaxChildren {
+	// Seen for the first time (since the last halving).
+	n, ok := inv.fresh[parent]
+	if !ok && len(inv.fresh) >= maxFreshParents {
 		return false
 	}
-	c.hashes[c.n] = sh
-	c.n++
-	return true
+	if n < freshChildren {
+		inv.fresh[parent] = n + 1
+		return true
+	}
+	return false
+}
+
+// seen counts the child whose prefix hashes to key in the sketch and
+// returns its estimated count since the last halving, this request
+// included.
+func (inv *Inventory) seen(key uint64) uint64 {
+	// Conservative update: raise only the counters below the new
+	// estimate. Each row takes 16 bits of the key.
+	var at [sketchRows]int
+	est := uint64(0xff)
+	for r := range sketchRows {
+		at[r] = r*sketchWidth + int(uint16(key>>(16*r)))
+		est = min(est, inv.sketch[at[r]/8]>>(at[r]%8*8)&0xff)
+	}
+	if est < 0xff {
+		est++
+		for _, j := range at {
+			w, shift := &inv.sketch[j/8], uint(j%8*8)
+			if *w>>shift&0xff < est {
+				*w = *w&^(0xff<<shift) | est<<shift
+			}
+		}
+	}
+	if inv.sketchCounts++; inv.sketchCounts >= sketchPeriod {
+		inv.halve(1)
+	}
+	return est
+}
+
+// halve divides every sketch counter by 2 to the power k (k at most 8).
+func (inv *Inventory) halve(k uint) {
+	mask := uint64(0x0101010101010101) * uint64(0xff>>k)
+	for i := range inv.sketch {
+		inv.sketch[i] = inv.sketch[i] >> k & mask
+	}
+	inv.sketchCounts = 0
+}
+
+// keep adds (or, when add is false, removes) pattern's literal prefixes to
+// the prefixes of kept patterns. The caller holds inv.mu.
+func (inv *Inventory) keep(pattern string, add bool) {
+	for i := 0; i < len(pattern); {
+		if pattern[i] == '/' {
+			i++
+			continue
+		}
+		end := i + 1
+		for end < len(pattern) && pattern[end] != '/' {
+			end++
+		}
+		if pattern[i] != '{' {
+			key := maphash.String(inv.seed, pattern[:end])
+			if add {
+				inv.prefixes[key]++
+			} else if inv.prefixes[key]--; inv.prefixes[key] == 0 {
+				delete(inv.prefixes, key)
+			}
+		}
+		i = end
+	}
 }
 
 // snapshot returns a copy of the kept entries, in no particular order,
@@ -281,9 +420,10 @@ func (inv *Inventory) snapshot() []Entry {
 	if inv == nil {
 		return nil
 	}
-	m := minute(inv.now())
+	now := inv.now()
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	m := inv.minuteOf(now)
 	entries := slices.Clone(inv.heap)
 	for i := range entries {
 		entries[i].Recent = inv.recent[i].sum(m)

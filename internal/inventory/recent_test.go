@@ -124,3 +124,41 @@ func TestRecentMovesWithEviction(t *testing.T) {
 	}
 	kept(t, inv)
 }
+
+// TestRecentClockStepsBack: requests counted after the clock went back
+// (an injected clock here; a wall-clock step without a monotonic reading in
+// production) show in the recent window, in the newest minute, and leave it
+// a window after that minute.
+func TestRecentClockStepsBack(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 30, 0, time.UTC)
+	clock := &fakeClock{t: start}
+	inv := New(DefaultLimit)
+	inv.SetClock(clock.now)
+	clock.advance(3 * time.Minute)
+	for range 3 {
+		inv.Observe("/cart", "default")
+	}
+	clock.advance(-time.Hour)
+	inv.Observe("/cart", "default")
+	inv.Observe("/cart", "default")
+	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=5/5"}) {
+		t.Fatalf("after the clock went back an hour, TopRecent = %v, want [/cart=5/5]", got)
+	}
+	clock.advance(time.Hour + (recentMinutes-1)*time.Minute) // the last minute of the window
+	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=5/5"}) {
+		t.Fatalf("9 minutes later, TopRecent = %v, want [/cart=5/5]", got)
+	}
+	clock.advance(time.Minute)
+	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=0/5"}) {
+		t.Fatalf("a window later, TopRecent = %v, want [/cart=0/5]", got)
+	}
+
+	// The real clock: minutes come from a monotonic reading, and a time
+	// without one, an hour behind, counts in the current minute.
+	inv = New(DefaultLimit)
+	inv.ObserveAt(time.Now(), "/cart", "default")
+	inv.ObserveAt(time.Now().Add(-time.Hour).Round(0), "/cart", "default")
+	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=2/2"}) {
+		t.Fatalf("with a time an hour back, TopRecent = %v, want [/cart=2/2]", got)
+	}
+}

@@ -131,6 +131,9 @@ func TestDashboardInventoryCollapsesLegacyPaths(t *testing.T) {
 	a.do(t, "GET", "/catalog", nil)
 	a.do(t, "GET", "/api/stock/sku-1001", nil) // moved: not in the inventory
 
+	// Every literal segment is among the first new children of its parent
+	// in the window, so the first request of each path is already shown
+	// as it is: "/catalog" was requested once.
 	inv := a.dashboard(t).Inventory
 	if inv.Limit <= 0 || len(inv.Patterns) != 2 {
 		t.Fatalf("inventory = %+v, want 2 patterns", inv)
@@ -138,6 +141,9 @@ func TestDashboardInventoryCollapsesLegacyPaths(t *testing.T) {
 	top := inv.Patterns[0]
 	if top.Pattern != "/api/customers/{id}/invoices" || top.Requests != 5 || top.Route != "default" {
 		t.Errorf("top pattern = %+v", top)
+	}
+	if p := inv.Patterns[1]; p.Pattern != "/catalog" || p.Requests != 1 || p.Overcount != 0 {
+		t.Errorf("second pattern = %+v, want /catalog from its one request", p)
 	}
 	for _, p := range inv.Patterns {
 		if strings.HasPrefix(p.Pattern, "/api/stock") {
@@ -176,6 +182,8 @@ func TestDashboardInventoryRanksRecentTraffic(t *testing.T) {
 		a.do(t, "GET", "/catalog", nil)
 	}
 
+	// "/catalog" and "/api/stock/{id}" are literal from their first
+	// request (new children of their parents within the budget).
 	inv := a.dashboard(t).Inventory
 	var got []string
 	for _, p := range inv.Patterns {
