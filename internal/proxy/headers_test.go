@@ -1,16 +1,12 @@
 package proxy
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestForwardingHeaders checks the headers the upstream receives: the
@@ -246,39 +242,6 @@ func headerFold(h http.Header, k string) []string {
 		}
 	}
 	return nil
-}
-
-// rawExchange writes a request with exactly these header lines and body on
-// a new connection to addr and reads the response.
-func rawExchange(t testing.TB, addr, method, target string, headers []string, body string) (*http.Response, []byte) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(waitLimit)); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, addr)
-	for _, h := range headers {
-		b.WriteString(h + "\r\n")
-	}
-	b.WriteString("\r\n" + body)
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("%s %s: read response: %v", method, target, err)
-	}
-	defer res.Body.Close()
-	got, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, target, err)
-	}
-	return res, got
 }
 
 // TestUnderscoreScrubAllocatesNothing checks that looking for underscore

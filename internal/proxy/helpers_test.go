@@ -275,34 +275,54 @@ func (hs *harness) forward(t testing.TB, method, target string, header http.Head
 	return res, s
 }
 
-// rawRequest writes the request line and headers exactly as given on a
-// new connection to addr, so that targets Go's client would normalise
-// reach the proxy as written, and reads the response.
-func rawRequest(t testing.TB, addr, method, target string, headers ...string) (*http.Response, []byte) {
+// dialRaw opens a connection to addr whose reads and writes give up after
+// waitLimit.
+func dialRaw(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	if err := conn.SetDeadline(time.Now().Add(waitLimit)); err != nil {
+		conn.Close()
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, addr)
+	return conn
+}
+
+// rawExchange writes a request with exactly these header lines and body on
+// a new connection to addr and reads the response.
+func rawExchange(t testing.TB, addr, method, target string, headers []string, body string) (*http.Response, []byte) {
+	t.Helper()
+	conn := dialRaw(t, addr)
+	defer conn.Close()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, addr)
 	for _, h := range headers {
-		fmt.Fprintf(conn, "%s\r\n", h)
+		b.WriteString(h + "\r\n")
 	}
-	fmt.Fprint(conn, "\r\n")
+	b.WriteString("\r\n" + body)
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		t.Fatal(err)
+	}
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("%s %s: read response: %v", method, target, err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	got, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, target, err)
 	}
-	return res, body
+	return res, got
+}
+
+// rawRequest writes the request line and headers exactly as given on a
+// new connection to addr, so that targets Go's client would normalise
+// reach the proxy as written, and reads the response.
+func rawRequest(t testing.TB, addr, method, target string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	return rawExchange(t, addr, method, target, headers, "")
 }
 
 // errorBody is the JSON the proxy answers its own errors with.

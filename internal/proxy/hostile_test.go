@@ -244,12 +244,8 @@ func TestBodyLimit(t *testing.T) {
 
 	// Content-Length above the limit, with Expect: 100-continue and no
 	// body sent: the answer must come without the body.
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, addr)
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(waitLimit))
 	fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\nExpect: 100-continue\r\n\r\n")
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -347,12 +343,8 @@ func TestBodyReadTimeout(t *testing.T) {
 	go func() { steadyErr <- steady() }()
 
 	// Stalled: 3 bytes of 10, then silence.
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, addr)
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(waitLimit))
 	began := time.Now()
 	fmt.Fprintf(conn, "POST /stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
 	// Meanwhile other clients are served.
@@ -402,12 +394,8 @@ routes:
 
 	// The trickler declares a megabyte and sends a byte every 50 ms: 20
 	// bytes per second, far below the rate, but never silent for long.
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, addr)
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(waitLimit))
 	began := time.Now()
 	fmt.Fprintf(conn, "POST /up/trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
 	stop, trickled := make(chan struct{}), make(chan struct{})
@@ -591,32 +579,13 @@ type expectSeen struct {
 }
 
 func startExpectUpstream(t testing.TB) *expectUpstream {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &expectUpstream{ln: ln}
-	var wg sync.WaitGroup
-	var conns sync.Map
-	t.Cleanup(func() {
-		ln.Close()
-		conns.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Store(c, true)
-			u.mu.Lock()
-			u.nextConn++
-			id := u.nextConn
-			u.mu.Unlock()
-			wg.Go(func() { u.serveExpect(c, id) })
-		}
+	u := &expectUpstream{}
+	u.ln = serveTCP(t, func(c net.Conn) {
+		u.mu.Lock()
+		u.nextConn++
+		id := u.nextConn
+		u.mu.Unlock()
+		u.serveExpect(c, id)
 	})
 	return u
 }

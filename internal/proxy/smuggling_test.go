@@ -28,12 +28,20 @@ type rawUpstream struct {
 const incomplete = " [incomplete]"
 
 func startRawUpstream(t testing.TB) *rawUpstream {
+	u := &rawUpstream{}
+	u.ln = serveTCP(t, u.serve)
+	return u
+}
+
+// serveTCP listens on a loopback port and runs serve on a goroutine of its
+// own for every connection accepted. Cleanup closes the listener and every
+// connection, and waits for the goroutines.
+func serveTCP(t testing.TB, serve func(net.Conn)) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &rawUpstream{ln: ln}
 	var wg sync.WaitGroup
 	var conns sync.Map
 	t.Cleanup(func() {
@@ -48,10 +56,10 @@ func startRawUpstream(t testing.TB) *rawUpstream {
 				return
 			}
 			conns.Store(c, true)
-			wg.Go(func() { u.serve(c) })
+			wg.Go(func() { serve(c) })
 		}
 	})
-	return u
+	return ln
 }
 
 func (u *rawUpstream) url() string { return "http://" + u.ln.Addr().String() }

@@ -188,16 +188,7 @@ func TestQuietStreamsAreNotCut(t *testing.T) {
 	}()
 
 	// An upgraded connection that echoes lines.
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-		_ = brw.Flush()
-		_, _ = io.Copy(conn, brw)
-	}))
+	echo := httptest.NewServer(http.HandlerFunc(echoUpgrade))
 	t.Cleanup(echo.Close)
 	ws, err := r.Acquire("ws", settings(echo.URL))
 	if err != nil {

@@ -282,3 +282,20 @@ var (
 	noBreaker = BreakerSettings{Disabled: true}
 	noRetry   = RetrySettings{Attempts: 1}
 )
+
+// echoUpgrade answers "Upgrade: echo" with 101 Switching Protocols and then
+// echoes whatever the client sends; other requests get 426.
+func echoUpgrade(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Upgrade") != "echo" {
+		http.Error(w, "upgrade required", http.StatusUpgradeRequired)
+		return
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	_ = brw.Flush()
+	_, _ = io.Copy(conn, brw)
+}

@@ -99,20 +99,7 @@ func TestBehindReverseProxy(t *testing.T) {
 }
 
 func TestUpgradeThroughReverseProxy(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "echo" {
-			http.Error(w, "upgrade required", http.StatusUpgradeRequired)
-			return
-		}
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-		_ = brw.Flush()
-		_, _ = io.Copy(conn, brw)
-	}))
+	backend := httptest.NewServer(http.HandlerFunc(echoUpgrade))
 	t.Cleanup(backend.Close)
 	r, _ := testRegistry(t, RegistryOptions{})
 	u := acquire(t, r, Settings{Targets: []string{backend.URL}, Bulkhead: BulkheadSettings{MaxConcurrent: 1}})
