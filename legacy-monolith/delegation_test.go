@@ -2,6 +2,7 @@ package monolith_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 
@@ -61,5 +62,29 @@ func TestInventoryDown(t *testing.T) {
 	}
 	if home := shoptest.Do(t, "GET", m+"/", "", nil); home.Status != http.StatusOK {
 		t.Fatalf("home page with inventory failing = %d", home.Status)
+	}
+}
+
+// TestOrdersServiceDown checks that the orders list degrades to the
+// monolith's own orders, marked partial, when the orders service fails,
+// instead of failing the whole list.
+func TestOrdersServiceDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	t.Cleanup(down.Close)
+	m := start(t, monolith.Options{Seed: 1, OrdersURL: down.URL})
+	alone := start(t, monolith.Options{Seed: 1})
+
+	res := shoptest.Do(t, "GET", m+"/api/orders", customer, nil)
+	if res.Status != http.StatusOK || res.Header.Get(monolith.HeaderPartial) == "" {
+		t.Fatalf("GET /api/orders with the orders service down = %d %s, partial %q; want 200 marked partial",
+			res.Status, res.Body, res.Header.Get(monolith.HeaderPartial))
+	}
+	var got, own shopapi.OrderList
+	res.Decode(t, &got)
+	shoptest.Do(t, "GET", alone+"/api/orders", customer, nil).Decode(t, &own)
+	if len(own.Orders) == 0 || !reflect.DeepEqual(got, own) {
+		t.Fatalf("partial list %+v, want the monolith's own %+v", got, own)
 	}
 }

@@ -36,12 +36,26 @@ func (a *App) handleListOrders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	orders, err := a.listOrders(r.Context(), cust, local)
+	if err != nil && !local {
+		// The orders service is down: degrade to the orders the monolith
+		// holds, as the account page does, and say that some are missing.
+		// A shop whose new service fails still lists what it can, and a
+		// proxy falling back to the monolith gets an answer.
+		a.log.Warn("listing orders without the orders service", "customer", cust, "err", err)
+		if orders, err = a.listOrders(r.Context(), cust, true); err == nil {
+			w.Header().Set(HeaderPartial, "orders service unavailable: its orders are missing")
+		}
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	shopapi.WriteJSON(w, http.StatusOK, shopapi.OrderList{Orders: orders})
 }
+
+// HeaderPartial marks an answer that lacks what an unavailable service
+// holds; its value says what is missing.
+const HeaderPartial = "X-Shop-Partial"
 
 func (a *App) handleGetOrder(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")

@@ -580,3 +580,47 @@ func TestRetryBudgetHoldsDuringOutage(t *testing.T) {
 		t.Errorf("/api/status: orders breaker %q, want disabled", u.Breaker.State)
 	}
 }
+
+// TestFailingServiceDoesNotTakeTheShopDown runs the demo's "break the
+// orders service" step on real processes. The monolith lists a customer's
+// orders from its own store and from the orders service, so the orders
+// traffic that falls back to it depends on the broken service too. It
+// must answer what it can (its own orders, marked partial), and the
+// fallback traffic must not open the monolith's breaker: the rest of the
+// shop keeps answering.
+func TestFailingServiceDoesNotTakeTheShopDown(t *testing.T) {
+	t.Parallel()
+	const customer = "cus-100003"
+	st := startStack(t)
+	legacyOrder := placeOrder(t, st.monolith, customer, "sku-1002").ID
+	sp := startStrangler(t, newConfig(t, ordersTable(st, st.orders, 100, true,
+		"breaker: {consecutive_failures: 3, open_for: 1h}", "retry: {attempts: 1}")))
+	setFaults(t, st.orders, http.MethodPatch, `{"error_rate":1}`)
+
+	partial := 0
+	for i := range 12 {
+		code, b, err := send(http.MethodGet, sp.proxy+"/api/orders", "", "X-Customer-ID", customer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == http.StatusOK && strings.Contains(string(b), legacyOrder) {
+			partial++
+		} else if i >= 3 { // the three that opened the breaker got the service's 500
+			t.Fatalf("orders list %d with the service broken: %d %s; want the monolith's own orders", i, code, b)
+		}
+	}
+	if partial < 9 {
+		t.Fatalf("%d of 12 orders lists answered by the monolith, want at least 9", partial)
+	}
+	if s := sp.breakerState(t); s != 2 {
+		t.Fatalf("orders breaker state %g, want 2 (open)", s)
+	}
+	if u := sp.upstream(t, "monolith"); u.Breaker.State != "closed" {
+		t.Fatalf("monolith breaker %q after the fallbacks, want closed", u.Breaker.State)
+	}
+	for _, path := range []string{"/", "/api/products"} {
+		if code, b := call(t, http.MethodGet, sp.proxy+path, ""); code != http.StatusOK {
+			t.Errorf("GET %s with the orders service broken: %d %s; want 200", path, code, b)
+		}
+	}
+}

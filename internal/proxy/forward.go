@@ -184,7 +184,9 @@ func (f *forwarder) fail(w http.ResponseWriter, out *http.Request, err error) {
 			f.log.Debug("falling back to legacy", "route", f.route.Name, "upstream", f.upstream.Name(),
 				"reason", reason, "request_id", id, "error", err)
 			rec.served = f.fallback
-			f.fallback.proxy.ServeHTTP(w, rec.in)
+			// Legacy's breaker and health do not count the request: a
+			// failing service must not take the rest of the shop down.
+			f.fallback.proxy.ServeHTTP(w, rec.in.WithContext(resilience.Spillover(rec.in.Context())))
 			return
 		}
 	}

@@ -168,6 +168,58 @@ upstreams:
 	}
 }
 
+// TestFallbackDoesNotOpenLegacyBreaker checks that requests falling back
+// from a failing service do not count toward legacy's breaker: a legacy
+// app that cannot serve them either (it calls the same service) answers
+// them with errors, but the rest of the shop stays up; legacy's own
+// failures still open it.
+func TestFallbackDoesNotOpenLegacyBreaker(t *testing.T) {
+	legacy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" { // /api/orders/...: the orders service it calls is down; /broken
+			http.Error(w, `{"error":"dependency failed"}`, http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "home")
+	})
+	svc := &flaky{}
+	svc.down.Store(true)
+	hs := newHarness(t)
+	hs.urls["monolith"] = startServer(t, legacy).URL
+	hs.urls["orders"] = startServer(t, svc).URL
+	hs.apply(t, `legacy: monolith
+upstreams:
+  monolith:
+    url: "{{.monolith}}"
+    breaker: {consecutive_failures: 2, open_for: 1h}
+    retry: {attempts: 1}
+  orders:
+    url: "{{.orders}}"
+    breaker: {consecutive_failures: 3, open_for: 1h}
+    retry: {attempts: 1}
+routes:
+  - {prefix: /api/orders, service: orders, name: orders}
+`)
+	for i := range 10 {
+		if res, _ := hs.do(t, "GET", "/api/orders/1", nil); res.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("request %d: status %d, want legacy's 500", i, res.StatusCode)
+		}
+	}
+	waitMetric(t, hs.reg, "strangler_fallbacks_total", map[string]string{"route": "orders", "reason": "breaker_open"}, 7)
+	if res, body := hs.do(t, "GET", "/", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("GET / after 10 failed fallbacks: %d %s; want 200: legacy's breaker must not count them", res.StatusCode, body)
+	}
+	if u, _ := statusOf(t, hs.handler.Status(nil), "monolith", "orders"); u.Breaker.Failures != 0 {
+		t.Errorf("legacy's breaker counted %d failures, want 0", u.Breaker.Failures)
+	}
+
+	// Legacy's own failures still count.
+	for range 2 {
+		hs.do(t, "GET", "/broken", nil)
+	}
+	res, body := hs.do(t, "GET", "/", nil)
+	checkErrorReply(t, res, body, http.StatusServiceUnavailable)
+}
+
 // statusOf returns the named upstream and route of an /api/status document.
 func statusOf(t *testing.T, st Status, upstream, route string) (UpstreamStatus, RouteStatus) {
 	t.Helper()

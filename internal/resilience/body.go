@@ -45,6 +45,7 @@ type body struct {
 
 	timedOut atomic.Bool // the idle deadline fired
 	failed   atomic.Bool // the body broke while the client was still there
+	spill    bool // a Spillover request: passive health ignores it
 	released atomic.Bool
 }
 
@@ -56,8 +57,8 @@ type upgradeBody struct{ *body }
 // Write writes to the upgraded connection.
 func (b upgradeBody) Write(p []byte) (int, error) { return b.rc.(io.Writer).Write(p) }
 
-func (u *Upstream) newBody(ctx context.Context, resp *http.Response, t *target, done doneFunc, o outcome) io.ReadCloser {
-	b := &body{rc: resp.Body, ctx: ctx, u: u, t: t, done: done, o: o}
+func (u *Upstream) newBody(ctx context.Context, resp *http.Response, t *target, done doneFunc, o outcome, spill bool) io.ReadCloser {
+	b := &body{rc: resp.Body, ctx: ctx, u: u, t: t, done: done, o: o, spill: spill}
 	if _, ok := resp.Body.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		return upgradeBody{b} // quiet for as long as both ends want
 	}
@@ -179,7 +180,9 @@ func (b *body) release() {
 	o := b.o
 	if b.failed.Load() && o != outcomeFailure {
 		o = outcomeFailure
-		b.u.balancer.observe(b.t, o)
+		if !b.spill {
+			b.u.balancer.observe(b.t, o)
+		}
 	}
 	b.u.balancer.done(b.t)
 	b.done(o.err())

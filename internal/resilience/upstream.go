@@ -165,21 +165,27 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, u.wrap(err)
 	}
-	resp, t, o, err := u.forward(req, probe)
+	spill := isSpillover(req.Context())
+	if spill {
+		done = ignoreVerdict(done)
+	}
+	resp, t, o, err := u.forward(req, probe, spill)
 	if err != nil {
 		done(o.err())
 		u.bulkhead.release()
 		return nil, u.wrap(err)
 	}
-	resp.Body = u.newBody(req.Context(), resp, t, done, o)
+	resp.Body = u.newBody(req.Context(), resp, t, done, o, spill)
 	return resp, nil
 }
 
 // forward runs the attempts of one request. A half-open probe gets one
 // attempt only: the breaker let it through to learn whether the upstream
 // recovered, not to send it more traffic. On success the response's target
-// is still counted in flight; on error nothing is held any more.
-func (u *Upstream) forward(req *http.Request, probe bool) (*http.Response, *target, outcome, error) {
+// is still counted in flight; on error nothing is held any more. The
+// attempts of a Spillover request (spill) are not reported to the passive
+// health checks.
+func (u *Upstream) forward(req *http.Request, probe, spill bool) (*http.Response, *target, outcome, error) {
 	ctx := req.Context()
 	u.retry.budget.record()
 	t, err := u.balancer.pick(nil)
@@ -193,7 +199,9 @@ func (u *Upstream) forward(req *http.Request, probe bool) (*http.Response, *targ
 	for attempt := 1; ; attempt++ {
 		resp, err := u.rt.RoundTrip(t.request(req, body))
 		reason, o := classify(ctx, resp, err)
-		u.balancer.observe(t, o)
+		if !spill {
+			u.balancer.observe(t, o)
+		}
 		sent = sent || reason != reasonConnect
 		if reason == reasonNone || !eligible || attempt >= u.retry.s.Attempts {
 			return u.finish(t, resp, o, err, sent)
