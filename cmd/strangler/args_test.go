@@ -82,30 +82,33 @@ func TestAdminListenerDefaultsToLoopback(t *testing.T) {
 	}
 }
 
-// TestBodyMinRateGraceMustBePositive checks that serve refuses a
-// --body-min-rate-grace of 0 (or less), naming the flag, instead of
-// running with the 5s default: 0 reads as "no grace", which strangler
-// does not offer. A positive grace passes the check (the run then stops
-// at the missing config, before any listener).
-func TestBodyMinRateGraceMustBePositive(t *testing.T) {
+// TestFlagValuesOutOfRange checks that serve refuses flag values out of
+// range as a bad command line (exit 2), naming the flag, before it does
+// anything, and accepts the edges of each range (it then goes on to the
+// config, which is missing here: exit 1).
+func TestFlagValuesOutOfRange(t *testing.T) {
 	missing := t.TempDir() + "/no-such.yaml"
 	for _, tc := range []struct {
-		grace   string
-		refused bool
-	}{{"0", true}, {"0s", true}, {"-1s", true}, {"1ms", false}} {
+		flag, value string
+		refused     bool
+	}{
+		{"--body-min-rate-grace", "0", true}, {"--body-min-rate-grace", "-1s", true}, {"--body-min-rate-grace", "1ms", false},
+		{"--body-min-rate", "-1", true}, {"--body-min-rate", "0", false},
+		{"--inventory-size", "20000", true}, {"--inventory-size", "-1", true}, {"--inventory-size", "0", false},
+		{"--access-log-sample", "0", true}, {"--access-log-sample", "1.5", true}, {"--access-log-sample", "1", false},
+	} {
 		var stdout, stderr bytes.Buffer
-		args := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config", missing,
-			"--body-min-rate-grace", tc.grace}
-		if code := run(context.Background(), args, &stdout, &stderr); code != exitError {
-			t.Errorf("--body-min-rate-grace %s: exit code %d, want %d\nstderr: %s", tc.grace, code, exitError, &stderr)
+		args := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config", missing, tc.flag, tc.value}
+		code := run(context.Background(), args, &stdout, &stderr)
+		want := exitError
+		if tc.refused {
+			want = exitUsage
 		}
-		refused := strings.Contains(stderr.String(), "--body-min-rate-grace") &&
-			strings.Contains(stderr.String(), "want a positive duration")
-		if refused != tc.refused {
-			t.Errorf("--body-min-rate-grace %s: refused %t, want %t\nstderr: %s", tc.grace, refused, tc.refused, &stderr)
+		if code != want {
+			t.Errorf("%s %s: exit code %d, want %d\nstderr: %s", tc.flag, tc.value, code, want, &stderr)
 		}
-		if !tc.refused && !strings.Contains(stderr.String(), "no-such.yaml") {
-			t.Errorf("--body-min-rate-grace %s: did not go on to load the config\nstderr: %s", tc.grace, &stderr)
+		if named := strings.Contains(stderr.String(), tc.flag+" "+tc.value); named != tc.refused {
+			t.Errorf("%s %s: refusal naming the flag %t, want %t\nstderr: %s", tc.flag, tc.value, named, tc.refused, &stderr)
 		}
 	}
 }

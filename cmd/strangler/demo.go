@@ -50,6 +50,10 @@ while the demo runs and watch traffic move. Ctrl-C stops everything.`, stdout)
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
 	}
+	if err := o.check(); err != nil {
+		fmt.Fprintln(stderr, "strangler demo:", err)
+		return exitUsage
+	}
 	for _, name := range demoApps {
 		if p := ports[name]; p < 0 || p > 65535 {
 			fmt.Fprintf(stderr, "strangler demo: --%s-port %d: want 1 to 65535 (0: the port in routes.yaml)\n", name, p)

@@ -53,7 +53,7 @@ type proxyOptions struct {
 func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.StringVar(&o.config, "config", "config/routes.yaml", "routes.yaml to serve and watch for changes")
 	fs.StringVar(&o.listen, "listen", listen, "address of the proxy listener")
-	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (/metrics, /healthz, /readyz, /api/status); keep it private")
+	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (the dashboard at /, /metrics, /healthz, /readyz, /api/*); keep it private")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long in-flight requests and WebSocket connections may take to finish")
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM or SIGINT, how long to keep accepting requests, with /readyz answering 503, before the proxy listener closes: time for load balancers to stop sending traffic")
 	fs.DurationVar(&o.debounce, "reload-debounce", routing.DefaultDebounce, "quiet time after a change to routes.yaml before it is reloaded")
@@ -73,6 +73,27 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 		fmt.Sprintf("path patterns the legacy traffic inventory keeps (at most %d); 0 turns it off", inventory.MaxLimit))
 }
 
+// check refuses flag values out of range, naming the flag.
+func (o *proxyOptions) check() error {
+	if o.inventorySize < 0 || o.inventorySize > inventory.MaxLimit {
+		return fmt.Errorf("--inventory-size %d: want 0 to %d", o.inventorySize, inventory.MaxLimit)
+	}
+	if o.bodyMinRate < 0 {
+		return fmt.Errorf("--body-min-rate %d: want 0 (off) or more bytes per second", o.bodyMinRate)
+	}
+	if o.bodyMinRateGrace <= 0 {
+		// 0 would be the default in proxy.Options: refused rather than
+		// read as 5s. No grace at all would cut off a body whose first
+		// bytes are a moment late.
+		return fmt.Errorf("--body-min-rate-grace %s: want a positive duration, such as %s (to turn the minimum rate off, use --body-min-rate 0)",
+			o.bodyMinRateGrace, proxy.DefaultBodyMinRateGrace)
+	}
+	if !(o.accessSample > 0 && o.accessSample <= 1) {
+		return fmt.Errorf("--access-log-sample %g: want a share in (0, 1]", o.accessSample)
+	}
+	return nil
+}
+
 // serveFlags returns the flag set of serve and the options and logging
 // flags it fills in, holding their defaults until it parses. The admin
 // listener binds to loopback by default: /metrics and /api/status are not
@@ -90,6 +111,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs, o, lf := serveFlags(stdout)
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
+	}
+	if err := o.check(); err != nil {
+		fmt.Fprintln(stderr, "strangler serve:", err)
+		return exitUsage
 	}
 	log, err := lf.logger(stderr)
 	if err != nil {
@@ -126,19 +151,6 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		return err
 	}
 	defer closeAccess()
-	if o.inventorySize < 0 || o.inventorySize > inventory.MaxLimit {
-		return fmt.Errorf("--inventory-size %d: want 0 to %d", o.inventorySize, inventory.MaxLimit)
-	}
-	if o.bodyMinRate < 0 {
-		return fmt.Errorf("--body-min-rate %d: want 0 (off) or more bytes per second", o.bodyMinRate)
-	}
-	if o.bodyMinRateGrace <= 0 {
-		// 0 would be the default in proxy.Options: refused rather than
-		// read as 5s. No grace at all would cut off a body whose first
-		// bytes are a moment late.
-		return fmt.Errorf("--body-min-rate-grace %s: want a positive duration, such as %s (to turn the minimum rate off, use --body-min-rate 0)",
-			o.bodyMinRateGrace, proxy.DefaultBodyMinRateGrace)
-	}
 	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg, AccessLog: access,
 		InventorySize: cmp.Or(o.inventorySize, -1), TrustedProxies: o.trustedProxies,
 		MaxURIBytes: o.maxURIBytes, BodyReadTimeout: o.bodyReadTimeout,

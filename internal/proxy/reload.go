@@ -103,7 +103,11 @@ func (r *Reloader) fail(err error) error {
 	}
 	r.last = ReloadResult{Time: time.Now(), Result: "failure", Error: err.Error(), Generation: gen}
 	r.lastErr = err
-	r.log.Error("config rejected; the previous table keeps serving", "generation", gen, "error", err)
+	if gen == 0 {
+		r.log.Error("config rejected; there is no table to serve yet", "error", err)
+	} else {
+		r.log.Error("config rejected; the previous table keeps serving", "generation", gen, "error", err)
+	}
 	return err
 }
 
