@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -18,9 +19,12 @@ import (
 // net/http's Transport.
 const bufferSize = 4 << 10
 
-// maxInterim bounds the 1xx informational answers read before the final
-// one, as net/http's Transport does.
-const maxInterim = 5
+// defaultMaxHeaderBytes is the default of Transport.MaxResponseHeaderBytes,
+// net/http's Transport's default too.
+const defaultMaxHeaderBytes = 10 << 20
+
+// noLimit is headLimit's budget while a body, not a head, is read.
+const noLimit = math.MaxInt64
 
 // aLongTimeAgo is a deadline in the past: setting it wakes a blocked read
 // or write at once.
@@ -32,20 +36,50 @@ type conn struct {
 	t         *Transport
 	host      string
 	nc        net.Conn
+	lim       headLimit // between nc and br: bounds the bytes of an answer's heads
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time // when it last went back to the pool
 	reused    bool      // it has carried an exchange before
+	idle      idleCheck // looks at the socket before the connection is reused
 }
 
 func newConn(t *Transport, host string, nc net.Conn) *conn {
-	return &conn{
+	c := &conn{
 		t:    t,
 		host: host,
 		nc:   nc,
-		br:   bufio.NewReaderSize(nc, bufferSize),
+		lim:  headLimit{r: nc, n: noLimit},
 		bw:   bufio.NewWriterSize(nc, bufferSize),
 	}
+	c.br = bufio.NewReaderSize(&c.lim, bufferSize)
+	c.idle.init(nc)
+	return c
+}
+
+// headLimit passes reads to r while its budget n lasts, and fails them
+// once it is spent. The budget is armed before an answer's heads are read
+// and lifted for its body, so that an upstream cannot make the transport
+// buffer a head of unbounded size (textproto has no limit of its own).
+// bufio reads ahead, so the budget counts the body bytes that arrive with
+// the head too, as net/http's does.
+type headLimit struct {
+	r io.Reader
+	n int64
+}
+
+var errHeadLimit = errors.New("head read limit exhausted")
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errHeadLimit
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 // staleError is a failure before any byte of an answer arrived: on a
@@ -85,6 +119,8 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, headerTimeout t
 	if err := c.bw.Flush(); err != nil {
 		return nil, &staleError{fmt.Errorf("write request: %w", err)}
 	}
+	// One budget for every head of this answer, 1xx and final together.
+	c.lim.n = c.t.maxHeaderBytes()
 	if headerTimeout > 0 {
 		if err := c.nc.SetReadDeadline(time.Now().Add(headerTimeout)); err != nil {
 			return nil, fmt.Errorf("set read deadline: %w", err)
@@ -103,8 +139,12 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, headerTimeout t
 	}
 	resp, err := c.readFinal(ctx, req)
 	if err != nil {
+		if c.lim.n <= 0 {
+			return nil, fmt.Errorf("answer's headers exceed %d bytes", c.t.maxHeaderBytes())
+		}
 		return nil, err
 	}
+	c.lim.n = noLimit // the body is bounded by nothing here
 	if resp.StatusCode == http.StatusRequestTimeout && c.reused {
 		// Some servers say 408 on a keep-alive connection they close for
 		// idleness; the answer was there before the request was sent.
@@ -123,9 +163,12 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, headerTimeout t
 	return resp, nil
 }
 
-// readFinal reads answers until one that is not 1xx informational.
+// readFinal reads answers until one that is not 1xx informational. Their
+// number has no bound of its own, as in net/http's Transport: the head
+// budget armed by roundTrip covers all of them and the final head together
+// (and ResponseHeaderTimeout the time they take).
 func (c *conn) readFinal(ctx context.Context, req *http.Request) (*http.Response, error) {
-	for n := 0; ; n++ {
+	for {
 		resp, err := http.ReadResponse(c.br, req)
 		if err != nil {
 			return nil, fmt.Errorf("read answer: %w", err)
@@ -136,8 +179,6 @@ func (c *conn) readFinal(ctx context.Context, req *http.Request) (*http.Response
 			return resp, nil
 		case code == http.StatusSwitchingProtocols:
 			return nil, errors.New("101 Switching Protocols to a request that asked for no upgrade")
-		case n >= maxInterim:
-			return nil, errors.New("too many 1xx informational answers")
 		}
 		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
 			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
@@ -148,11 +189,12 @@ func (c *conn) readFinal(ctx context.Context, req *http.Request) (*http.Response
 }
 
 // release ends an exchange: the connection goes back to the pool when the
-// answer allows it, nothing unread is left on it and ctx did not abort it;
-// otherwise it is closed.
+// answer allows it, nothing unread is left in its buffer, ctx did not abort
+// it and it can be checked for unsolicited bytes before its next use (see
+// Transport.get); otherwise it is closed.
 func (c *conn) release(stop func() bool, reusable bool) {
 	live := stop() // false once the abort has run or is running
-	if reusable && live && c.br.Buffered() == 0 {
+	if reusable && live && c.br.Buffered() == 0 && c.idle.possible() {
 		c.t.putIdle(c)
 		return
 	}

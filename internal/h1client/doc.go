@@ -12,6 +12,17 @@
 // when the answer's body has been read to its end. One timer per Transport
 // closes idle connections once they have waited IdleTimeout.
 //
+// Before an idle connection carries another exchange, one non-blocking
+// MSG_PEEK recv on its socket checks that nothing arrived while it waited:
+// bytes there answer no request (a late extra answer, a body after a HEAD,
+// 204 or 304 answer) and would otherwise be read as the next request's
+// answer, perhaps another client's; an end of file means the upstream
+// closed it. Such a connection is closed, as net/http's Transport closes
+// one on an "unsolicited response". Connections that cannot be checked
+// this way (no descriptor, or a system without the peek) are not reused.
+// An answer's heads, 1xx ones included, are bounded together by
+// MaxResponseHeaderBytes (10 MiB by default, as in net/http).
+//
 // It takes only requests that are safe to send again on a fresh connection
 // when a pooled one turns out to have been closed by the upstream: no body,
 // and a method that is GET, HEAD, OPTIONS or TRACE. Requests with a body,

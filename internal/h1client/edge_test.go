@@ -92,7 +92,9 @@ func TestCancelBeforeHeaderTimeoutArmed(t *testing.T) {
 
 // TestIdle408Retried proves a 408 an upstream sent on a pooled connection
 // before closing it for idleness is not taken as the next request's
-// answer: the request goes again on a fresh connection.
+// answer: the request goes again on a fresh connection. (The idle check
+// sees the 408 before the request is sent; TestStaleAfterTheIdleCheck
+// covers a 408 that comes only once the request is on its way.)
 func TestIdle408Retried(t *testing.T) {
 	pooled, said408 := make(chan struct{}), make(chan struct{})
 	srv := newRawServer(t, func(n int, c net.Conn, br *bufio.Reader) {

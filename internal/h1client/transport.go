@@ -17,7 +17,10 @@ import (
 type Transport struct {
 	// Fallback carries every request Transport does not take itself.
 	Fallback http.RoundTripper
-	// Dial opens a new connection to addr ("host:port").
+	// Dial opens a new connection to addr ("host:port"). A connection is
+	// kept for reuse only if it implements syscall.Conn (as *net.TCPConn
+	// does) on a Unix system: there it can be checked, without reading
+	// from it, for bytes that arrived while it was idle.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxIdlePerHost is how many idle keep-alive connections are kept per
 	// host. Zero keeps none.
@@ -29,6 +32,13 @@ type Transport struct {
 	// and headers once the request is written. Zero means no limit (the
 	// request's context still applies).
 	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes bounds the bytes of an answer's heads: the
+	// final one and any 1xx informational ones before it, together (a
+	// Got1xxResponse trace does not reset it, as it does in net/http's
+	// Transport). An answer that exceeds it fails the request and closes
+	// the connection. Zero or less means the default, 10 MiB, as in
+	// net/http's Transport.
+	MaxResponseHeaderBytes int64
 
 	mu     sync.Mutex
 	idle   map[string][]*conn // per host, oldest first, most recently used last
@@ -103,13 +113,33 @@ func takes(req *http.Request) bool {
 	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0
 }
 
+// maxHeaderBytes is MaxResponseHeaderBytes or its default.
+func (t *Transport) maxHeaderBytes() int64 {
+	if t.MaxResponseHeaderBytes > 0 {
+		return t.MaxResponseHeaderBytes
+	}
+	return defaultMaxHeaderBytes
+}
+
 // get returns an idle connection to host, or a new one when there is none
 // or fresh is set.
+//
+// An idle connection is used only if nothing has arrived on it since its
+// last answer ended. Bytes there are an answer to no request (a late extra
+// answer, a body after a HEAD, 204 or 304 answer) and would be read as the
+// next request's answer, perhaps another client's; an end of file means
+// the upstream has closed it. Either way it is closed, as net/http's
+// Transport does, and the next idle one is tried.
 func (t *Transport) get(ctx context.Context, host string, fresh bool) (*conn, error) {
-	if !fresh {
-		if c := t.takeIdle(host); c != nil {
+	for !fresh {
+		c := t.takeIdle(host)
+		if c == nil {
+			break
+		}
+		if c.idle.clean() {
 			return c, nil
 		}
+		c.close()
 	}
 	nc, err := t.Dial(ctx, "tcp", host)
 	if err != nil {

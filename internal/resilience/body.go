@@ -45,7 +45,7 @@ type body struct {
 
 	timedOut atomic.Bool // the idle deadline fired
 	failed   atomic.Bool // the body broke while the client was still there
-	spill    bool // a Spillover request: passive health ignores it
+	spill    bool        // a Spillover request: passive health ignores it
 	released atomic.Bool
 }
 
