@@ -96,6 +96,8 @@ func TestFlagValuesOutOfRange(t *testing.T) {
 		{"--body-min-rate", "-1", true}, {"--body-min-rate", "0", false},
 		{"--inventory-size", "20000", true}, {"--inventory-size", "-1", true}, {"--inventory-size", "0", false},
 		{"--access-log-sample", "0", true}, {"--access-log-sample", "1.5", true}, {"--access-log-sample", "1", false},
+		{"--read-header-timeout", "-1s", true}, {"--read-header-timeout", "1s", false},
+		{"--shutdown-timeout", "-1s", true}, {"--max-header-bytes", "-1", true}, {"--max-header-bytes", "4096", false},
 	} {
 		var stdout, stderr bytes.Buffer
 		args := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config", missing, tc.flag, tc.value}

@@ -88,6 +88,17 @@ func (o *proxyOptions) check() error {
 		return fmt.Errorf("--body-min-rate-grace %s: want a positive duration, such as %s (to turn the minimum rate off, use --body-min-rate 0)",
 			o.bodyMinRateGrace, proxy.DefaultBodyMinRateGrace)
 	}
+	if o.readHeaderTimeout < 0 {
+		// net/http sets no deadline for a negative one: slow-header
+		// clients would never be cut off.
+		return fmt.Errorf("--read-header-timeout %s: want a positive duration (0: the default, %s)", o.readHeaderTimeout, defaultReadHeaderTimeout)
+	}
+	if o.shutdownTimeout < 0 || o.shutdownDelay < 0 {
+		return fmt.Errorf("--shutdown-timeout %s, --shutdown-delay %s: want durations of 0 or more", o.shutdownTimeout, o.shutdownDelay)
+	}
+	if o.maxHeaderBytes < 0 {
+		return fmt.Errorf("--max-header-bytes %d: want a size in bytes (0: the default)", o.maxHeaderBytes)
+	}
 	if !(o.accessSample > 0 && o.accessSample <= 1) {
 		return fmt.Errorf("--access-log-sample %g: want a share in (0, 1]", o.accessSample)
 	}
