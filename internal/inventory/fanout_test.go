@@ -419,9 +419,11 @@ func TestFanOutCollapsedJunkTakesNoParentRoom(t *testing.T) {
 	for i := range maxFreshParents + 100 {
 		inv.Observe("/"+word(i)+"/x", "default")
 	}
-	// "/" and the first freshChildren words' parents: no more.
-	if n := freshLen(inv); n > freshChildren+1 {
-		t.Errorf("%d fresh parents after the junk, want at most %d", n, freshChildren+1)
+	// "/" and the first freshChildren words' parents, plus the parents of
+	// the few words the sketch lets through (about 1 in 5000): nowhere
+	// near the maxFreshParents the junk used to fill.
+	if n, most := freshLen(inv), freshChildren+1+32; n > most {
+		t.Errorf("%d fresh parents after the junk, want at most %d", n, most)
 	}
 	inv.Observe("/api/reports", "default")
 	if got := patterns(inv)["/api/reports"]; got != 1 {
