@@ -49,6 +49,27 @@ func newStallServer(t *testing.T, contentType string) *stallServer {
 	return s
 }
 
+// outwaitIdle returns once more than timeout has passed since it was
+// called, without a fixed sleep: it reads, through an upstream of r with
+// that timeout, a body that stalls after its first bytes, and waits for
+// the idle deadline to cut it.
+func outwaitIdle(t *testing.T, r *Registry, timeout time.Duration) {
+	t.Helper()
+	stall := newStallServer(t, "text/plain")
+	u, err := r.Acquire("clock-"+stall.Listener.Addr().String(), Settings{Targets: []string{stall.URL}, Timeout: timeout, Retry: noRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := u.RoundTrip(newRequest(t, context.Background(), "GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if got := await(t, readAll(resp.Body), 50*timeout); !isTimeout(got.err) {
+		t.Fatalf("stalled body: %q, %v; want it cut by the idle deadline", got.data, got.err)
+	}
+}
+
 // readResult is what a body read in the background ended with.
 type readResult struct {
 	data string
@@ -205,20 +226,7 @@ func TestQuietStreamsAreNotCut(t *testing.T) {
 		t.Fatalf("upgrade = %v, %v; want 101", res, err)
 	}
 
-	// The clock: an ordinary body that stalls, started after both.
-	stall := newStallServer(t, "text/plain")
-	plain, err := r.Acquire("plain", settings(stall.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	presp, err := plain.RoundTrip(newRequest(t, context.Background(), "GET", "/", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer presp.Body.Close()
-	if got := await(t, readAll(presp.Body), 20*timeout); !isTimeout(got.err) {
-		t.Fatalf("ordinary stalled body: %q, %v; want it cut by the idle deadline", got.data, got.err)
-	}
+	outwaitIdle(t, r, timeout)
 
 	// Both streams have now been quiet for longer than timeout.
 	select {
@@ -341,7 +349,7 @@ func TestIdleTimerServesOneBodyAtATime(t *testing.T) {
 		if err != nil {
 			t.Fatalf("slowly read body: %q then %v; want it whole", got, err)
 		}
-		time.Sleep(3 * timeout) // the client is slow, not the upstream
+		outwaitIdle(t, r, timeout) // the client is slow, not the upstream
 	}
 	_ = resp.Body.Close()
 	if string(got) != "chunkchunkchunk" {
