@@ -92,7 +92,7 @@ func (g *generation) upstreamNames() []string {
 
 // newShadowRoute prepares the shadow copies of route r.
 func (h *Handler) newShadowRoute(r *routing.Route, legacy, service *resilience.Upstream) (*shadowRoute, error) {
-	sr := &shadowRoute{route: r, cfg: r.Shadow, stats: h.shadows.statsFor(r.Name)}
+	sr := &shadowRoute{route: r, cfg: r.Shadow, lane: h.shadows.laneFor(r.Name)}
 	for i, result := range shadowResults {
 		sr.counters[i] = h.metrics.shadows.WithLabelValues(r.Name, result)
 	}

@@ -206,7 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, replyNotReady, id, traceID, start, nil)
 		return
 	}
-	clean, _, err := routing.CleanPath(r.URL)
+	clean, rewritten, err := routing.CleanPath(r.URL)
 	if err != nil || dotSegmentWithParams(clean) {
 		h.refuse(w, r, replyBadPath, id, traceID, start, nil)
 		return
@@ -243,7 +243,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.proxy.ServeHTTP(rec, r)
 	if shadowing != nil {
 		// After the answer: the client never waits for the copy.
-		if t, ok := shadowing.task(rec, f, clean, r.URL.RawQuery, id); ok {
+		escaped := ""
+		if !rewritten {
+			escaped = r.URL.RawPath // forwarded as the client encoded it
+		}
+		if t, ok := shadowing.task(rec, f, clean, escaped, r.URL.RawQuery, id); ok {
 			h.shadows.submit(t)
 		} else {
 			rf.shadow.count(shadowSkipped)

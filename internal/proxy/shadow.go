@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,22 +36,30 @@ const (
 // label.
 var shadowResults = [...]string{"match", "mismatch", "error", "dropped", "skipped"}
 
-// Bounds of the shadow queue. Copies are sent by a fixed number of
-// workers; a copy that finds the queue full, in count or in bytes, is
-// dropped and counted, so a slow or dead shadow side can never hold more
-// than this much memory or slow the real path.
+// Bounds of the shadow queue. Each route has its own lane: at most
+// shadowWorkers copies in flight and shadowQueueLen waiting, holding at
+// most shadowLaneBytes; all lanes together hold at most shadowQueueBytes.
+// A copy that finds its lane or the whole queue full is dropped and
+// counted, so a slow or dead shadow side can never hold more than this
+// much memory, slow the real path, or starve the copies of other routes.
 const (
 	shadowWorkers     = 8
 	shadowQueueLen    = 256
+	shadowLaneBytes   = 16 << 20
 	shadowQueueBytes  = 64 << 20
 	shadowMaxTimeout  = 30 * time.Second
 	shadowLogPerRoute = 20
 )
 
-// shadowStats are a route's shadow counts since the process started; they
-// survive reloads for as long as the route keeps its name.
-type shadowStats struct {
+// shadowLane is a route's shadow queue and counts since the process
+// started; it survives reloads for as long as the route keeps its name.
+type shadowLane struct {
 	counts [len(shadowResults)]atomic.Uint64
+
+	mu      sync.Mutex
+	pending []*shadowTask // oldest first
+	bytes   int64         // held by pending and running copies
+	running int           // goroutines draining pending, at most shadowWorkers
 }
 
 // shadowRoute is one route's shadow setting, prepared at build time.
@@ -58,7 +67,7 @@ type shadowRoute struct {
 	route    *routing.Route
 	cfg      *routing.Shadow
 	counters [len(shadowResults)]prometheus.Counter
-	stats    *shadowStats
+	lane     *shadowLane
 	// targets of the side a copy goes to: to the service when legacy
 	// answered, to legacy when the service answered.
 	service, legacy *shadowTargets
@@ -67,7 +76,7 @@ type shadowRoute struct {
 // count records one result.
 func (s *shadowRoute) count(result int) {
 	s.counters[result].Inc()
-	s.stats.counts[result].Add(1)
+	s.lane.counts[result].Add(1)
 }
 
 // shadowTargets round-robins over an upstream's instances. Copies bypass
@@ -90,24 +99,25 @@ type shadowTask struct {
 	requestID   string
 	method      string
 	path        string // cleaned request path, before any rewrite
+	rawPath     string // path as the client encoded it, when forwarded so; else ""
 	query       string
 	header      http.Header
 	body        []byte
 	primary     shadow.Response
-	size        int64 // bytes held, for the queue's byte bound
+	size        int64 // bytes held, for the queue's byte bounds
 }
 
 // shadower sends shadow copies and compares the answers, off the request
 // path.
 type shadower struct {
-	queue      chan *shadowTask
-	queued     atomic.Int64 // bytes held by queued tasks
+	held       atomic.Int64 // bytes held by all lanes' copies
 	client     *http.Client
 	log        *slog.Logger
 	mismatches *shadow.Log
 
-	statsMu sync.Mutex
-	stats   map[string]*shadowStats // by route name
+	mu     sync.Mutex
+	lanes  map[string]*shadowLane // by route name
+	closed bool                   // no goroutine starts once set
 
 	ctx    context.Context // cancelled by close: copies in flight end at once
 	cancel context.CancelFunc
@@ -116,7 +126,6 @@ type shadower struct {
 
 func newShadower(log *slog.Logger) *shadower {
 	s := &shadower{
-		queue: make(chan *shadowTask, shadowQueueLen),
 		client: &http.Client{
 			Transport: &http.Transport{
 				MaxIdleConnsPerHost: 64,
@@ -128,61 +137,109 @@ func newShadower(log *slog.Logger) *shadower {
 		},
 		log:        log.With("component", "shadow"),
 		mismatches: shadow.NewLog(shadowLogPerRoute, 0),
-		stats:      map[string]*shadowStats{},
+		lanes:      map[string]*shadowLane{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	for range shadowWorkers {
-		s.wg.Add(1)
-		go s.work()
-	}
 	return s
 }
 
-// close stops the workers and cancels the copies in flight; queued copies
-// are abandoned. A hung shadow side cannot hold up a shutdown.
+// close cancels the copies in flight and waits for the lanes' goroutines
+// to end; queued copies are abandoned. A hung shadow side cannot hold up a
+// shutdown.
 func (s *shadower) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 	s.client.CloseIdleConnections()
 }
 
-// statsFor returns the persistent counts of a route name.
-func (s *shadower) statsFor(name string) *shadowStats {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	st := s.stats[name]
-	if st == nil {
-		st = &shadowStats{}
-		s.stats[name] = st
+// laneFor returns the persistent lane of a route name.
+func (s *shadower) laneFor(name string) *shadowLane {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.lanes[name]
+	if l == nil {
+		l = &shadowLane{}
+		s.lanes[name] = l
 	}
-	return st
+	return l
 }
 
-// submit queues t without waiting; a full queue drops it.
+// submit queues t in its route's lane without waiting, and starts a
+// goroutine for the lane when fewer than shadowWorkers run. A copy that
+// could never fit is skipped; one that finds its lane or the queue full is
+// dropped. An empty lane takes one copy of any size the queue has room
+// for, so that a route whose max_body exceeds its lane's share still
+// compares.
 func (s *shadower) submit(t *shadowTask) {
-	if s.queued.Add(t.size) > shadowQueueBytes {
-		s.queued.Add(-t.size)
+	if t.size > shadowQueueBytes {
+		t.sr.count(shadowSkipped)
+		return
+	}
+	if s.held.Add(t.size) > shadowQueueBytes {
+		s.held.Add(-t.size)
 		t.sr.count(shadowDropped)
 		return
 	}
-	select {
-	case s.queue <- t:
-	default:
-		s.queued.Add(-t.size)
+	l := t.sr.lane
+	l.mu.Lock()
+	if len(l.pending) >= shadowQueueLen || l.bytes > 0 && l.bytes+t.size > shadowLaneBytes {
+		l.mu.Unlock()
+		s.held.Add(-t.size)
 		t.sr.count(shadowDropped)
+		return
+	}
+	l.pending = append(l.pending, t)
+	l.bytes += t.size
+	start := l.running < shadowWorkers && s.tryAdd()
+	if start {
+		l.running++
+	}
+	l.mu.Unlock()
+	if start {
+		go s.drain(l)
 	}
 }
 
-func (s *shadower) work() {
+// tryAdd counts one more lane goroutine for close to wait for, unless the
+// shadower is closed.
+func (s *shadower) tryAdd() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// drain sends l's copies, oldest first, until the lane is empty or the
+// shadower closes.
+func (s *shadower) drain(l *shadowLane) {
 	defer s.wg.Done()
 	for {
-		select {
-		case <-s.ctx.Done():
+		l.mu.Lock()
+		if len(l.pending) == 0 || s.ctx.Err() != nil {
+			l.running--
+			l.mu.Unlock()
 			return
-		case t := <-s.queue:
-			s.queued.Add(-t.size)
-			t.sr.count(s.run(t))
 		}
+		t := l.pending[0]
+		l.pending[0] = nil
+		l.pending = l.pending[1:]
+		if len(l.pending) == 0 {
+			l.pending = nil // let the backing array go
+		}
+		l.mu.Unlock()
+
+		t.sr.count(s.run(t))
+
+		l.mu.Lock()
+		l.bytes -= t.size
+		l.mu.Unlock()
+		s.held.Add(-t.size)
 	}
 }
 
@@ -196,6 +253,11 @@ func (s *shadower) run(t *shadowTask) int {
 	u := *base
 	u.Path = base.Path + path
 	u.RawPath = ""
+	if t.rawPath != "" && path == t.path {
+		// Sent as the real request is: with the client's encoding
+		// (a %3B stays %3B), unless the route rewrote the path.
+		u.RawPath = base.EscapedPath() + t.rawPath
+	}
 	u.RawQuery = t.query
 
 	ctx, cancel := context.WithTimeout(s.ctx, targets.timeout)
@@ -212,6 +274,10 @@ func (s *shadower) run(t *shadowTask) int {
 	req.Header.Set(HeaderShadow, "true")
 	res, err := s.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL may carry secrets in its query
+		}
 		s.log.Debug("shadow copy failed", "route", t.sr.route.Name, "request_id", t.requestID, "error", err)
 		return shadowError
 	}
@@ -294,24 +360,43 @@ func (s *shadowRoute) begin(r *http.Request, trusted trustedProxies) *shadowCapt
 }
 
 // task turns the finished capture into a queued copy, or returns false
-// when the answers cannot be compared.
-func (c *shadowCapture) task(rec *recorder, served *forwarder, path, query, requestID string) (*shadowTask, bool) {
+// when the answers cannot be compared: the request fell back, was
+// upgraded, or its body or answer exceeded max_body; or the primary side
+// answered a conditional request with 304 Not Modified or 412
+// Precondition Failed, which depends on what the client had cached, not on
+// the resource (the copy carries the same If-* headers, but its side's
+// validators, ETag or Last-Modified, need not be the same).
+func (c *shadowCapture) task(rec *recorder, served *forwarder, path, rawPath, query, requestID string) (*shadowTask, bool) {
 	switch {
 	case rec.served != served, // fell back: the side that should answer did not
 		rec.code < 200, rec.code == http.StatusSwitchingProtocols,
+		rec.code == http.StatusNotModified, rec.code == http.StatusPreconditionFailed,
 		rec.tee.over, c.body != nil && !c.body.complete():
 		return nil, false
 	}
 	t := &shadowTask{
 		sr: c.sr, primarySide: served.side, requestID: requestID,
-		method: rec.in.Method, path: path, query: query, header: c.header,
+		method: rec.in.Method, path: path, rawPath: rawPath, query: query, header: c.header,
 		primary: shadow.Response{Status: rec.code, Header: rec.hdr, Body: rec.tee.bytes()},
 	}
 	if c.body != nil {
 		t.body = c.body.bytes()
 	}
-	t.size = int64(len(t.body) + len(t.primary.Body))
+	t.size = int64(len(t.body)+len(t.primary.Body)+len(path)+len(query)) +
+		headerBytes(t.header) + headerBytes(t.primary.Header)
 	return t, true
+}
+
+// headerBytes is about what h holds in memory: its names and values.
+func headerBytes(h http.Header) int64 {
+	var n int
+	for k, vs := range h {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return int64(n)
 }
 
 // cappedBuffer keeps the first limit bytes written to it; past the limit it

@@ -665,23 +665,25 @@ func TestShadowNeverDelaysTheClient(t *testing.T) {
 	waitCounts(t, hs, "items", counts{match: uint64(shadowWorkers + shadowQueueLen), dropped: uint64(more - shadowQueueLen)})
 }
 
-// TestShadowQueueBound checks the bounds of the shadow queue with a shadow
-// side that holds every copy: at most 8 copies in flight, the rest queued
-// up to 256 copies (or 64 MiB), anything beyond dropped and counted; every
-// client request is still answered; and once released, every copy that
-// was not dropped is compared.
+// TestShadowQueueBound checks the bounds of a route's shadow lane with a
+// shadow side that holds every copy: at most 8 copies in flight, the rest
+// queued up to 256 copies (or 16 MiB held, in flight included), anything
+// beyond dropped and counted; every client request is still answered; and
+// once released, every copy that was not dropped is compared.
 func TestShadowQueueBound(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		requests int
-		bodySize int    // bytes of each answer
-		maxBody  string // the route's max_body
-		queued   int    // how many copies the queue holds at most
+		name             string
+		requests         int
+		bodySize         int    // bytes of each answer
+		maxBody          string // the route's max_body
+		heldMin, heldMax int    // how many copies the lane holds, in flight and queued
 	}{
-		// 400 small answers: 8 in flight, 256 queued, the rest dropped.
-		{"count", 400, 40, "1MiB", shadowQueueLen},
-		// 1 MiB answers: the queue's 64 MiB hold 64 of them.
-		{"bytes", 80, 1 << 20, "1MiB", shadowQueueBytes / (1 << 20)},
+		// 400 small answers: 8 in flight, 256 queued, the rest dropped;
+		// copies that arrive before a lane goroutine took its first one
+		// find a queue of 256 with fewer than 8 in flight.
+		{"count", 400, 40, "1MiB", shadowQueueLen, shadowWorkers + shadowQueueLen},
+		// 1 MiB answers (and their headers): the lane's 16 MiB hold 15.
+		{"bytes", 80, 1 << 20, "1MiB", shadowLaneBytes/(1<<20) - 1, shadowLaneBytes / (1 << 20)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newShadowHarness(t)
@@ -697,10 +699,7 @@ func TestShadowQueueBound(t *testing.T) {
 					t.Fatalf("request %d: %d with %d bytes, want 200 with %d", i, code, n, tc.bodySize)
 				}
 			}
-			// The workers take one copy each and are held; the queue holds
-			// queued more; so at least requests-8-queued are dropped, and at
-			// most requests-queued (the queue takes queued at least).
-			least, most := uint64(tc.requests-shadowWorkers-tc.queued), uint64(tc.requests-tc.queued)
+			least, most := uint64(tc.requests-tc.heldMax), uint64(tc.requests-tc.heldMin)
 			var dropped uint64
 			eventually(t, "dropped copies to be counted", func() error {
 				dropped = report(t, hs, "items").Shadow.Dropped
@@ -710,27 +709,67 @@ func TestShadowQueueBound(t *testing.T) {
 				return nil
 			})
 			if dropped > most {
-				t.Errorf("dropped %d of %d copies, want at most %d: the queue holds %d", dropped, tc.requests, most, tc.queued)
+				t.Errorf("dropped %d of %d copies, want at most %d: the lane holds %d", dropped, tc.requests, most, tc.heldMin)
 			}
-			eventually(t, "every worker to hold a copy", func() error {
+			eventually(t, "every lane goroutine to hold a copy", func() error {
 				if n := svc.copiesInFlight.Load(); n != shadowWorkers {
 					return fmt.Errorf("%d copies in flight at the shadow side", n)
 				}
 				return nil
 			})
 			if p := svc.peakInFlight.Load(); p > shadowWorkers {
-				t.Errorf("up to %d copies in flight at the shadow side, want at most %d workers", p, shadowWorkers)
+				t.Errorf("up to %d copies in flight at the shadow side, want at most %d", p, shadowWorkers)
 			}
 
 			svc.release()
 			waitCounts(t, hs, "items", counts{match: uint64(tc.requests) - dropped, dropped: dropped})
 			if p := svc.peakInFlight.Load(); p > shadowWorkers {
-				t.Errorf("up to %d copies in flight at the shadow side, want at most %d workers", p, shadowWorkers)
+				t.Errorf("up to %d copies in flight at the shadow side, want at most %d", p, shadowWorkers)
 			}
 			if _, copies := svc.requests(); len(copies) != tc.requests-int(dropped) {
 				t.Errorf("svc got %d copies, want %d", len(copies), tc.requests-int(dropped))
 			}
 		})
+	}
+}
+
+// TestShadowHungRouteDoesNotStarveOthers checks that each route has its own
+// lane: with one route's shadow side holding every copy and its lane full
+// (copies dropped), another route's copies are still all sent and
+// compared. A queue shared by all routes would drop them until the held
+// copies time out.
+func TestShadowHungRouteDoesNotStarveOthers(t *testing.T) {
+	hs := newShadowHarness(t)
+	_, svc := startTwins(t, hs, sameAnswer, sameAnswer, true)
+	other := startTwin(t, "other", false, sameAnswer)
+	hs.urls["other"] = other.url
+	hs.apply(t, `
+legacy: legacy
+upstreams:
+  legacy: {url: "{{.legacy}}"}
+  svc: {url: "{{.svc}}", timeout: 30s}
+  other: {url: "{{.other}}"}
+routes:
+  - {prefix: /api/items, service: svc, weight: 0, name: items, shadow: {}}
+  - {prefix: /api/other, service: other, weight: 0, name: other, shadow: {}}
+`)
+	overflow := shadowWorkers + shadowQueueLen + 16
+	for i := range overflow {
+		get(t, hs, fmt.Sprintf("/api/items/%d", i), nil, fmt.Sprintf(`{"id":"%d","query":"","price":10}`, i))
+	}
+	eventually(t, "the held route to drop copies", func() error {
+		if d := report(t, hs, "items").Shadow.Dropped; d < 16 {
+			return fmt.Errorf("dropped %d", d)
+		}
+		return nil
+	})
+	const n = 20
+	for i := range n {
+		get(t, hs, fmt.Sprintf("/api/other/%d", i), nil, fmt.Sprintf(`{"id":"%d","query":"","price":10}`, i))
+	}
+	waitCounts(t, hs, "other", counts{match: n})
+	if held := svc.copiesInFlight.Load(); held != shadowWorkers {
+		t.Errorf("%d copies held at the hung side, want %d: the check ran before the lane filled", held, shadowWorkers)
 	}
 }
 
@@ -1259,5 +1298,70 @@ func TestShadowRedactsQuerySecrets(t *testing.T) {
 	}
 	if code, body := adminGet(t, admin.URL+"/api/shadow/items"); code != http.StatusOK || strings.Contains(body, "s3cr3t") {
 		t.Errorf("GET /api/shadow/items: %d, shows a secret:\n%s", code, body)
+	}
+}
+
+// TestShadowSkipsConditionalAnswers checks that a 304 Not Modified or 412
+// Precondition Failed from the side that answered is skipped, not
+// compared: it says what the client had cached, and the other side's
+// validators need not be the same, so every revalidating browser would
+// otherwise count as a mismatch.
+func TestShadowSkipsConditionalAnswers(t *testing.T) {
+	hs := newShadowHarness(t)
+	conditional := func(r *http.Request, body string) answer {
+		switch {
+		case r.Header.Get("If-None-Match") == `"legacy"` && r.Header.Get(HeaderShadow) == "":
+			return answer{status: http.StatusNotModified}
+		case r.Header.Get("If-Match") != "" && r.Header.Get(HeaderShadow) == "":
+			return answer{status: http.StatusPreconditionFailed, body: `{"error":"changed"}`}
+		}
+		return sameAnswer(r, body)
+	}
+	_, svc := startTwins(t, hs, conditional, sameAnswer, false)
+	hs.apply(t, itemsConfig(0, "{}"))
+
+	res, _ := call(t, hs, http.MethodGet, "/api/items/a", http.Header{"If-None-Match": {`"legacy"`}}, "")
+	if res.StatusCode != http.StatusNotModified {
+		t.Fatalf("conditional GET: %d, want 304", res.StatusCode)
+	}
+	res, _ = call(t, hs, http.MethodGet, "/api/items/b", http.Header{"If-Match": {`"old"`}}, "")
+	if res.StatusCode != http.StatusPreconditionFailed {
+		t.Fatalf("GET with If-Match: %d, want 412", res.StatusCode)
+	}
+	get(t, hs, "/api/items/c", nil, `{"id":"c","query":"","price":10}`)
+	waitCounts(t, hs, "items", counts{match: 1, skipped: 2})
+	if _, copies := svc.requests(); len(copies) != 1 || copies[0].Path != "/v2/items/c" {
+		t.Errorf("svc got copies %+v, want only the unconditional one's", copies)
+	}
+}
+
+// TestShadowCopyKeepsPathEncoding checks that a copy's path is encoded as
+// the real request's is forwarded: %3B and %2C stay escaped (a service
+// could read a bare ";" as a path parameter and answer another resource),
+// in both directions.
+func TestShadowCopyKeepsPathEncoding(t *testing.T) {
+	hs := newShadowHarness(t)
+	legacy, svc := startTwins(t, hs, sameAnswer, sameAnswer, false)
+	hs.apply(t, twinsConfig+`  - {prefix: /api/items, service: svc, weight: 0, name: items, shadow: {}}
+  - {prefix: /api/goods, service: svc, weight: 100, name: goods, shadow: {}}
+`)
+	get(t, hs, "/api/items/a%3Bb", nil, `{"id":"a;b","query":"","price":10}`)
+	get(t, hs, "/api/goods/a%2Cb", nil, `{"id":"a,b","query":"","price":10}`)
+	waitCounts(t, hs, "items", counts{match: 1})
+	waitCounts(t, hs, "goods", counts{match: 1})
+
+	direct, _ := legacy.requests()
+	_, copies := svc.requests()
+	if len(direct) != 1 || len(copies) != 1 {
+		t.Fatalf("legacy got %d real requests, svc %d copies; want 1 each", len(direct), len(copies))
+	}
+	if direct[0].RequestURI != "/api/items/a%3Bb" || copies[0].RequestURI != direct[0].RequestURI {
+		t.Errorf("items: legacy got %q, the copy %q; want both /api/items/a%%3Bb", direct[0].RequestURI, copies[0].RequestURI)
+	}
+	svcDirect, _ := svc.requests()
+	_, legacyCopies := legacy.requests()
+	if len(svcDirect) != 1 || len(legacyCopies) != 1 ||
+		svcDirect[0].RequestURI != "/api/goods/a%2Cb" || legacyCopies[0].RequestURI != svcDirect[0].RequestURI {
+		t.Errorf("goods: svc got %+v, the copy to legacy %+v; want both /api/goods/a%%2Cb", svcDirect, legacyCopies)
 	}
 }

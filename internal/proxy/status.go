@@ -115,7 +115,7 @@ type ShadowStatus struct {
 }
 
 func newShadowStatus(sr *shadowRoute) *ShadowStatus {
-	c := &sr.stats.counts
+	c := &sr.lane.counts
 	st := &ShadowStatus{
 		Percent: sr.cfg.Percent, Methods: slices.Clone(sr.cfg.Methods),
 		Headers: sr.cfg.Rules.ComparedHeaders(), Ignore: slices.Clone(sr.cfg.Ignore),
