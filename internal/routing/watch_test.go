@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -29,11 +30,17 @@ type watchRun struct {
 // the watch and waits for it.
 func startWatch(t *testing.T, dir, path string, debounce time.Duration) *watchRun {
 	t.Helper()
+	return startWatchLogged(t, path, debounce, nil)
+}
+
+// startWatchLogged is startWatch with Watch logging to log.
+func startWatchLogged(t *testing.T, path string, debounce time.Duration, log *slog.Logger) *watchRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watchRun{seen: make(chan string, 1000), done: make(chan error, 1), cancel: cancel}
 	var inCallback atomic.Int32
 	go func() {
-		w.done <- Watch(ctx, path, debounce, nil, func() {
+		w.done <- Watch(ctx, path, debounce, log, func() {
 			if inCallback.Add(1) != 1 {
 				t.Error("onChange calls overlap")
 			}
