@@ -1,7 +1,8 @@
 // Package routing owns the routes.yaml contract and the routing decision.
 //
 // It defines the configuration types (config.go), loads and validates a file
-// with line numbers in every error (load.go, validate.go), compiles a
+// with line numbers in every error (load.go; syntax.go for YAML-level
+// errors, empty.go for keys left empty, validate.go), compiles a
 // configuration into an immutable Table that answers "which route, which
 // side" for a request (table.go, split.go, path.go), and watches the file for
 // changes (watch.go).

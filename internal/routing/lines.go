@@ -36,6 +36,62 @@ func (l lines) line(path ...any) int {
 	return n.Line
 }
 
+// node returns the node at path itself, with aliases resolved, or nil when
+// the file has nothing there (unlike line, which stops at the deepest node
+// found).
+func (l lines) node(path ...any) *yaml.Node {
+	n := resolve(l.root)
+	for _, p := range path {
+		if n = resolve(child(n, p)); n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// missing reports whether the file leaves the value at path out or writes
+// it as an empty string: a required field is then truly missing. A value
+// written as null or with the wrong type is reported already (as empty, or
+// by the decoder), and a "required" message about it would be noise.
+func (l lines) missing(path ...any) bool {
+	n := l.node(path...)
+	return n == nil || n.Kind == yaml.ScalarNode && !isNull(n) && n.Value == ""
+}
+
+// written reports whether the file gives the value at path as a non-empty
+// scalar (rather than leaving it out, null, empty or of the wrong type).
+func (l lines) written(path ...any) bool {
+	n := l.node(path...)
+	return n != nil && n.Kind == yaml.ScalarNode && !isNull(n) && n.Value != ""
+}
+
+// keys returns the keys of the mapping at path as written, whether or not
+// their values decoded; nil when there is no mapping there.
+func (l lines) keys(path ...any) map[string]bool {
+	n := l.node(path...)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	keys := make(map[string]bool, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys[n.Content[i].Value] = true
+	}
+	return keys
+}
+
+// resolve returns the node an alias stands for, or n itself.
+func resolve(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
+// isNull reports whether n is a null scalar: empty, ~ or null.
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
 // errorf returns a *LineError for the node at path.
 func (l lines) errorf(path []any, format string, args ...any) error {
 	return &LineError{File: l.file, Line: l.line(path...), Msg: fmt.Sprintf(format, args...)}

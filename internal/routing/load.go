@@ -23,17 +23,19 @@ func LoadFile(path string) (*Config, error) {
 }
 
 // Load decodes routes.yaml from data, applies defaults and validates it.
-// name is the file name used in error messages. Unknown keys, wrong types
-// and every semantic problem are reported together, each as "name:line:
-// message", joined with errors.Join. An empty document is an error.
+// name is the file name used in error messages. Unknown keys, wrong types,
+// keys left empty and every semantic problem are reported together, each
+// as "name:line: message", joined with errors.Join. An empty document is
+// an error, and so is a second document.
 func Load(name string, data []byte) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(name, err)
+	docs, err := parseDocuments(data)
+	if err != nil {
+		return nil, syntaxError(name, data, err)
 	}
-	if len(root.Content) == 0 {
+	if len(docs) == 0 || len(docs[0].Content) == 0 {
 		return nil, errEmpty(name)
 	}
+	root := docs[0]
 
 	// A repeated key makes yaml.v3 drop the whole mapping holding it, which
 	// would hide the mapping's other problems and report false ones (its
@@ -52,7 +54,10 @@ func Load(name string, data []byte) (*Config, error) {
 	// mappings dropped. A syntax error only the cut created is never
 	// reported, and the file is refused either way.
 	var errs []error
-	dups, repeats := duplicates(name, data, &root)
+	if len(docs) > 1 {
+		errs = append(errs, extraDocument(name, docs[1]))
+	}
+	dups, repeats := duplicates(name, data, root)
 	for _, d := range dups {
 		errs = append(errs, d.err)
 	}
@@ -61,7 +66,7 @@ func Load(name string, data []byte) (*Config, error) {
 	}
 	decoded := data
 	if len(dups) > 0 {
-		cut, ok := withoutDuplicates(data, &root, dups)
+		cut, ok := withoutDuplicates(data, root, dups)
 		if !ok {
 			return nil, fallback()
 		}
@@ -82,10 +87,10 @@ func Load(name string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errEmpty(name)
 		}
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, decoded, err)
 	}
 	if len(dups) > 0 {
-		entryErrs, ok := duplicatesTypeErrors(name, data, &root, dups, repeats)
+		entryErrs, ok := duplicatesTypeErrors(name, data, root, dups, repeats)
 		if !ok {
 			return nil, fallback()
 		}
@@ -100,8 +105,16 @@ func Load(name string, data []byte) (*Config, error) {
 			}
 		}
 	}
-	if err := validate(&cfg, newLines(name, root.Content[0])); err != nil {
-		errs = append(errs, err)
+	errs = append(errs, emptyValues(name, root)...)
+	// A document that is not a mapping (nor null, which is an empty
+	// configuration) is one type error; "legacy: required" and the like
+	// would only repeat it.
+	if top := resolve(root.Content[0]); top.Kind == yaml.MappingNode || isNull(top) {
+		at := newLines(name, root.Content[0])
+		alignRoutes(&cfg, at)
+		if err := validate(&cfg, at); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, sortedByLine(errs)
@@ -121,7 +134,7 @@ func decodeErrors(name string, data []byte, repeats map[string]bool) []error {
 	case err == nil || errors.Is(err, io.EOF):
 		return nil
 	case !errors.As(err, &te):
-		return []error{yamlError(name, err)}
+		return []error{yamlError(name, data, err)}
 	}
 	var errs []error
 	for _, msg := range te.Errors {
@@ -314,9 +327,10 @@ func applyDefaults(cfg *Config) {
 	}
 }
 
-// yamlError turns the decoder's "yaml: line N: msg" errors into
+// yamlError turns the decoder's "yaml: line N: msg" errors for data into
 // *LineErrors. A TypeError carries one message per problem; all are kept.
-func yamlError(name string, err error) error {
+// Any other error is a syntax error (see syntaxError).
+func yamlError(name string, data []byte, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		errs := make([]error, 0, len(te.Errors))
@@ -325,7 +339,34 @@ func yamlError(name string, err error) error {
 		}
 		return errors.Join(errs...)
 	}
-	return lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
+	return syntaxError(name, data, err)
+}
+
+// alignRoutes puts a nil route in cfg.Routes wherever yaml.v3 dropped an
+// item it could not decode (a scalar or a list where a route belongs, whose
+// type error is reported), so that cfg.Routes[i] is again the i-th item of
+// routes in the file and later errors name the right line and number.
+func alignRoutes(cfg *Config, at lines) {
+	items := at.node("routes")
+	if items == nil || items.Kind != yaml.SequenceNode || len(cfg.Routes) == len(items.Content) {
+		return
+	}
+	aligned := make([]*RouteConfig, 0, len(items.Content))
+	next := 0
+	for _, it := range items.Content {
+		if it = resolve(it); it.Kind != yaml.MappingNode && !isNull(it) {
+			aligned = append(aligned, nil) // dropped by the decoder
+			continue
+		}
+		if next == len(cfg.Routes) {
+			return // not the shape expected: leave the routes as decoded
+		}
+		aligned = append(aligned, cfg.Routes[next])
+		next++
+	}
+	if next == len(cfg.Routes) {
+		cfg.Routes = aligned
+	}
 }
 
 // lineError parses "line 4: field timout not found" into a *LineError.
@@ -341,7 +382,7 @@ func lineError(name, msg string) *LineError {
 	if i := strings.Index(msg, " not found in type "); i >= 0 {
 		msg = msg[:i] + " not found: unknown key"
 	}
-	return &LineError{File: name, Line: line, Msg: msg}
+	return &LineError{File: name, Line: line, Msg: inWords(msg)}
 }
 
 // sortedByLine flattens joined errors and orders them by line, so that a

@@ -171,6 +171,70 @@ var badFiles = []struct {
 		{11, `route "/api/orders": shares its prefix with the route on line 8; give each a distinct name`},
 		{19, `duplicate name "shared", already used by the route on line 14`},
 	}},
+	// A syntax error names the bad line, not the line where its block
+	// starts (yaml.v3 says line 5 for the first, 8 for the second).
+	{"indent_route.bad.yaml", []wantErr{{48, "did not find expected '-' indicator"}}},
+	{"indent_upstream.bad.yaml", []wantErr{{27, "did not find expected key"}}},
+	// Bad bytes and an unknown alias name their line (yaml.v3 names none).
+	{"latin1.bad.yaml", []wantErr{{5, "invalid trailing UTF-8 octet (byte 0xe9 at column 17 is not UTF-8; save the file as UTF-8)"}}},
+	{"control.bad.yaml", []wantErr{{7, "control characters are not allowed (character U+0007 at column 62)"}}},
+	{"unknown_alias.bad.yaml", []wantErr{{9, "unknown anchor 'b' referenced"}}},
+	// A key with no value is refused, once, with a hint; not read as the
+	// default, and not reported again as missing.
+	{"empty_values.bad.yaml", []wantErr{
+		{7, `upstream "monolith": timeout: is empty; give a duration such as 5s`},
+		{9, `upstream "orders": url: is empty; give a base URL`},
+		{11, `upstream "orders": breaker.window: is empty; give a duration`},
+		{15, `route "/api/orders": weight: is empty; give a number from 0 to 100`},
+		{16, `route "/api/orders": fallback: is empty; give true or false`},
+		{17, `route "/api/orders": name: is empty; give a name, or leave the key out`},
+		{18, `route "/api/orders": shadow: is empty; write shadow: {} for the defaults`},
+		{21, `route 2: prefix: is empty; give a path such as /api/orders`},
+	}},
+	// A prefix serves as the route's name unless it cannot be read; a
+	// written name keeps to the documented characters.
+	{"prefix_name.bad.yaml", []wantErr{
+		{8, `route "/api/a\tb": the prefix holds control or invisible characters, so it cannot name the route; set name:`},
+		{17, `route "/~jdoe": name "/~jdoe" may hold only letters, digits`},
+	}},
+	// Wrong types are worded without Go types, and cause nothing else:
+	// not "unknown upstream" for p, not "url is required" for q, not
+	// "prefix is required" for route 4, and route 3 keeps its own line
+	// although the decoder dropped route 2.
+	{"type_words.bad.yaml", []wantErr{
+		{6, "cannot unmarshal !!int `5` into an upstream (a mapping with url: ...)"},
+		{8, "cannot unmarshal !!seq into a string"},
+		{11, "cannot unmarshal !!str `soon` into a duration such as 5s"},
+		{15, "cannot unmarshal !!int `5` into a route (a mapping with prefix:, service: ...)"},
+		{18, `route "/c": weight must be between 0 and 100, got 200`},
+		{19, "cannot unmarshal !!seq into a string"},
+		{21, "cannot unmarshal !!str `GET` into a list of strings"},
+	}},
+	{"upstreams_list.bad.yaml", []wantErr{{4, "cannot unmarshal !!seq into a mapping of upstream names to upstreams"}}},
+	{"upstream_names.bad.yaml", []wantErr{
+		{6, `upstream "g/h": names may hold only letters, digits, '-', '_' and '.'`},
+		{7, `upstream "a:b": names may hold only`},
+		{8, `upstream "{c}": names may hold only`},
+	}},
+	{"two_documents.bad.yaml", []wantErr{{8, "a second YAML document starts here"}}},
+	// Counts are capped at what the resilience layer holds (int32).
+	{"counts.bad.yaml", []wantErr{
+		{11, `upstream "orders": health.unhealthy_after: 3000000000 is too large; at most 2147483647`},
+		{13, `breaker.consecutive_failures: 2147483648 is too large`},
+		{14, `breaker.min_requests: 4294967295 is too large`},
+		{15, `breaker.half_open_requests: 4294967296 is too large`},
+		{17, `bulkhead.max_concurrent: 9000000000 is too large`},
+		{18, `bulkhead.max_waiting: 2147483648 is too large`},
+	}},
+	// Resilience errors name the key's own line, or its block's when the
+	// key is left out (health.interval is written; the path is not).
+	{"resilience_lines.bad.yaml", []wantErr{
+		{11, `upstream "orders": breaker.failure_ratio: 2 must be in (0, 1]`},
+		{15, `upstream "orders": retry.max_backoff: 1s must not be less than retry.backoff 2s`},
+		{18, `upstream "orders": bulkhead.max_waiting: needs max_concurrent`},
+		{23, `upstream "items": targets[2]: duplicate target`},
+		{24, `upstream "items": health: interval and timeout need a path`},
+	}},
 }
 
 // leafErrors flattens errors.Join trees into their messages' errors.
@@ -356,7 +420,8 @@ func TestLoadInline(t *testing.T) {
 	}{
 		{"document start only", "---\n", []string{"upstreams: at least", "legacy: required"}},
 		{"null document", "null\n", []string{"upstreams: at least", "legacy: required"}},
-		{"top-level list", "- a\n", []string{"cannot unmarshal", "upstreams: at least", "legacy: required"}},
+		// One type error, not also the keys a list cannot hold.
+		{"top-level list", "- a\n", []string{"cannot unmarshal !!seq into a mapping with legacy:"}},
 		{"routes not a list", head + "routes: {prefix: /a}\n", []string{"cannot unmarshal"}},
 		{"null route", head + "routes:\n  -\n", []string{"route 1: empty route"}},
 		{"disjoint methods, distinct names", head + "routes:\n" +
@@ -372,7 +437,7 @@ func TestLoadInline(t *testing.T) {
 			"  - {prefix: /a, service: orders, weight: 0}\n" +
 			"  - {prefix: /b, service: orders, weight: 100}\n" +
 			"  - {prefix: /c, service: orders, weight: 0.01}\n", nil},
-		{"weight null means default", head + "routes:\n  - {prefix: /a, service: orders, weight: null}\n", nil},
+		{"weight null is refused", head + "routes:\n  - {prefix: /a, service: orders, weight: null}\n", []string{`route "/a": weight: is empty`}},
 		{"weight as a string", head + "routes:\n  - {prefix: /a, service: orders, weight: \"50\"}\n", []string{"`50`"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,8 +43,9 @@ type ShadowConfig struct {
 	Headers HeaderNames `yaml:"headers"`
 
 	// Ignore lists differences that are noise: "body:$.generated_at",
-	// "body:$.items[*].etag", "header:Date". Optional.
-	Ignore []string `yaml:"ignore"`
+	// "body:$.items[*].etag", "header:Date". Optional; empty means none.
+	// A bad entry is reported at its own line.
+	Ignore IgnoreEntries `yaml:"ignore"`
 
 	// MaxBody is the largest request or response body compared, such as
 	// 512KiB or 1MiB, as received and once decoded (gzip, deflate); larger
@@ -62,39 +63,86 @@ type HeaderNames []string
 // (not a list, not a name, not a valid header name, a duplicate ignoring
 // case, Content-Encoding) as "line N: ..." at the entry's line.
 func (h *HeaderNames) UnmarshalYAML(n *yaml.Node) error {
-	*h = nil
+	names, err := checkList(n, "headers", "a list of header names, such as [Content-Type, Cache-Control]",
+		"a header name such as Content-Type", shadow.CheckHeaders, func(e error) (int, bool) {
+			var he *shadow.HeaderError
+			if !errors.As(e, &he) {
+				return 0, false
+			}
+			return he.Index, true
+		})
+	*h = names
+	return err
+}
+
+// IgnoreEntries is shadow.ignore: a list of differences to ignore. It is
+// checked as it is decoded (with shadow.ParseRules), so that each bad entry
+// is reported at its own line, as shadow.headers entries are.
+type IgnoreEntries []string
+
+// UnmarshalYAML reads a list of ignore entries and reports every bad one
+// (not a list, not a string, not an entry shadow.ParseRules accepts) as
+// "line N: ..." at the entry's line.
+func (ig *IgnoreEntries) UnmarshalYAML(n *yaml.Node) error {
+	entries, err := checkList(n, "ignore", `a list of entries, such as [header:Date, "body:$.generated_at"]`,
+		`an entry such as header:Date or "body:$.generated_at"`, func(entries []string) error {
+			_, err := shadow.ParseRules(entries)
+			return err
+		}, func(e error) (int, bool) {
+			var re *shadow.RuleError
+			if !errors.As(e, &re) {
+				return 0, false
+			}
+			return re.Index, true
+		})
+	*ig = entries
+	return err
+}
+
+// checkList decodes n, the list of strings shadow.<field>, and checks it
+// with check, whose per-entry errors (joined with errors.Join) index
+// places in the list. It returns the entries, or nil and a
+// *yaml.TypeError holding one "line N: ..." message per problem, at the
+// line of the entry concerned, in line order: n not a list (list says what
+// is wanted), an entry not a string (entry says what is wanted), or an
+// entry check refuses.
+func checkList(n *yaml.Node, field, list, entry string, check func([]string) error, index func(error) (int, bool)) ([]string, error) {
 	if n.Kind != yaml.SequenceNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: shadow.headers must be a list of header names, such as [Content-Type, Cache-Control]", n.Line)}}
+		return nil, &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: shadow.%s must be %s", n.Line, field, list)}}
 	}
-	names := make([]string, len(n.Content))
+	entries := make([]string, len(n.Content))
 	var msgs []string
 	for i, c := range n.Content {
 		if c.Kind != yaml.ScalarNode || c.ShortTag() == "!!null" {
-			msgs = append(msgs, fmt.Sprintf("line %d: shadow.headers[%d]: want a header name such as Content-Type", c.Line, i))
+			msgs = append(msgs, fmt.Sprintf("line %d: shadow.%s[%d]: want %s", c.Line, field, i, entry))
 			continue
 		}
-		names[i] = c.Value
+		entries[i] = c.Value
 	}
-	if err := shadow.CheckHeaders(names); err != nil {
-		// One level only: each part is a *shadow.HeaderError (whose own
-		// Unwrap must not be split).
-		parts := []error{err}
+	// One level only: each part is a per-entry error, whose own Unwrap
+	// must not be split.
+	var parts []error
+	if err := check(entries); err != nil {
+		parts = []error{err}
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			parts = j.Unwrap()
 		}
-		for _, e := range parts {
-			var he *shadow.HeaderError
-			if errors.As(e, &he) && n.Content[he.Index].Kind == yaml.ScalarNode && n.Content[he.Index].ShortTag() != "!!null" {
-				msgs = append(msgs, fmt.Sprintf("line %d: shadow.%v", n.Content[he.Index].Line, he))
-			}
+	}
+	for _, e := range parts {
+		i, ok := index(e)
+		if !ok || i < 0 || i >= len(n.Content) {
+			continue
+		}
+		// An entry that is not a string has been reported above.
+		if c := n.Content[i]; c.Kind == yaml.ScalarNode && c.ShortTag() != "!!null" {
+			msgs = append(msgs, fmt.Sprintf("line %d: shadow.%v", c.Line, e))
 		}
 	}
 	if len(msgs) > 0 {
 		slices.SortStableFunc(msgs, func(a, b string) int { return cmp.Compare(msgLine(a), msgLine(b)) })
-		return &yaml.TypeError{Errors: msgs}
+		return nil, &yaml.TypeError{Errors: msgs}
 	}
-	*h = names
-	return nil
+	return entries, nil
 }
 
 // msgLine is N of a "line N: ..." message.
@@ -204,7 +252,30 @@ func compileShadow(sc *ShadowConfig) (*Shadow, error) {
 	}, nil
 }
 
-// shadowRulesError checks ignore rules for validate.
+// validateShadowMethods reports each shadow method that a route limited
+// to methods (upper-cased, empty meaning every method) never receives, and
+// so never copies, at its line in shadow.methods (at the shadow key when
+// the methods are the default, [GET, HEAD]). HEAD is let pass on a route
+// that serves GET: both are the default, and such a route's GETs are
+// still copied. validateRoute calls it for every route with a shadow.
+func validateShadowMethods(label string, route []any, methods []string, sh *ShadowConfig, fail failFunc) {
+	if len(methods) == 0 {
+		return
+	}
+	for j, m := range sh.Methods {
+		if slices.Contains(methods, m) || m == http.MethodHead && slices.Contains(methods, http.MethodGet) {
+			continue
+		}
+		fail(append(slices.Clip(route), "shadow", "methods", j),
+			"%s: shadow method %q is never copied: the route serves only %s; list in shadow.methods (default [GET, HEAD]) methods the route serves",
+			label, m, strings.Join(methods, ", "))
+	}
+}
+
+// shadowRulesError checks ignore rules for validate. Load has already
+// reported bad entries at their lines as it decoded them (IgnoreEntries,
+// which leaves the list empty then); this catches a ShadowConfig built
+// otherwise.
 func shadowRulesError(ignore []string) error {
 	_, err := shadow.ParseRules(ignore)
 	return err

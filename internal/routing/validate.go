@@ -3,12 +3,16 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"path"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
 )
 
 // validate checks cfg after defaults have been applied and returns every
@@ -19,7 +23,8 @@ func validate(cfg *Config, at lines) error {
 		errs = append(errs, at.errorf(p, format, args...))
 	}
 
-	if len(cfg.Upstreams) == 0 {
+	ups := newUpstreamNames(cfg, at)
+	if len(cfg.Upstreams) == 0 && !ups.broken && len(ups.written) == 0 {
 		fail([]any{"upstreams"}, "upstreams: at least the legacy upstream is required")
 	}
 	names := make([]string, 0, len(cfg.Upstreams))
@@ -28,26 +33,29 @@ func validate(cfg *Config, at lines) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		validateUpstream(name, cfg.Upstreams[name], fail)
+		validateUpstream(name, cfg.Upstreams[name], at, fail)
 	}
 
-	// A key with a null value is a known upstream without a url; that is
-	// reported once, by validateUpstream, not again as "unknown".
-	_, legacyKnown := cfg.Upstreams[cfg.Legacy]
 	switch {
 	case cfg.Legacy == "":
-		fail([]any{"legacy"}, "legacy: required: name the upstream that serves every request no route moves")
-	case !legacyKnown && len(cfg.Upstreams) > 0:
+		if at.missing("legacy") {
+			fail([]any{"legacy"}, "legacy: required: name the upstream that serves every request no route moves")
+		}
+	case ups.unknown(cfg.Legacy):
 		fail([]any{"legacy"}, "legacy: unknown upstream %q (known: %s)", cfg.Legacy, strings.Join(names, ", "))
 	}
 
 	for i, r := range cfg.Routes {
 		p := []any{"routes", i}
 		if r == nil {
-			fail(p, "route %d: empty route", i+1)
+			// A null item; anything else was dropped by the decoder,
+			// which reported its type.
+			if n := at.node(p...); n == nil || isNull(n) {
+				fail(p, "route %d: empty route", i+1)
+			}
 			continue
 		}
-		validateRoute(cfg, i, r, fail)
+		validateRoute(cfg, i, r, ups, at, fail)
 		if r.Name == DefaultRouteName {
 			fail(append(p, "name"), "route %d: name %q is reserved for the catch-all route", i+1, r.Name)
 		}
@@ -58,9 +66,43 @@ func validate(cfg *Config, at lines) error {
 
 type failFunc func(path []any, format string, args ...any)
 
-func validateUpstream(name string, u *UpstreamConfig, fail failFunc) {
+// upstreamNames tells which upstream names a route or legacy may use.
+type upstreamNames struct {
+	decoded map[string]*UpstreamConfig
+	// written holds the names in the file, including those whose value
+	// failed to decode (reported as a type error, not as unknown).
+	written map[string]bool
+	// broken is set when upstreams is written but is not a mapping (a
+	// type error, or empty): every name is then unknowable.
+	broken bool
+}
+
+func newUpstreamNames(cfg *Config, at lines) upstreamNames {
+	n := at.node("upstreams")
+	return upstreamNames{
+		decoded: cfg.Upstreams,
+		written: at.keys("upstreams"),
+		broken:  n != nil && n.Kind != yaml.MappingNode,
+	}
+}
+
+// unknown reports whether name is certainly not an upstream. A key with a
+// null value is a known upstream without a url; that is reported once, by
+// validateUpstream, not again as "unknown".
+func (u upstreamNames) unknown(name string) bool {
+	_, decoded := u.decoded[name]
+	return !decoded && !u.written[name] && !u.broken && (len(u.decoded) > 0 || len(u.written) > 0)
+}
+
+// maxCount bounds the counts of health, breaker and bulkhead settings: the
+// resilience layer holds some of them in 32-bit signed integers (a larger
+// unhealthy_after would wrap around and eject a target at its first
+// failure), and no setting needs more.
+const maxCount = math.MaxInt32
+
+func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 	p := []any{"upstreams", name}
-	if !validName(name) {
+	if !validUpstreamName(name) {
 		fail(p, "upstream %q: names may hold only letters, digits, '-', '_' and '.'", name)
 	}
 	if u == nil {
@@ -69,7 +111,10 @@ func validateUpstream(name string, u *UpstreamConfig, fail failFunc) {
 	}
 	switch {
 	case u.URL == "" && len(u.Targets) == 0:
-		fail(p, "upstream %q: url is required (or targets, for several instances)", name)
+		// A url or targets of the wrong type is reported by the decoder.
+		if at.missing(append(p, "url")...) && emptyList(at.node(append(p, "targets")...)) {
+			fail(p, "upstream %q: url is required (or targets, for several instances)", name)
+		}
 	case u.URL != "" && len(u.Targets) > 0:
 		fail(append(p, "targets"), "upstream %q: set url or targets, not both", name)
 	case u.URL != "":
@@ -85,8 +130,27 @@ func validateUpstream(name string, u *UpstreamConfig, fail failFunc) {
 	if u.Timeout < 0 {
 		fail(append(p, "timeout"), "upstream %q: timeout must not be negative, got %s", name, u.Timeout)
 	}
+	tooLarge := map[string]bool{}
+	for _, c := range []struct {
+		key string
+		n   int
+	}{
+		{"health.healthy_after", u.Health.HealthyAfter},
+		{"health.unhealthy_after", u.Health.UnhealthyAfter},
+		{"breaker.consecutive_failures", u.Breaker.ConsecutiveFailures},
+		{"breaker.min_requests", u.Breaker.MinRequests},
+		{"breaker.half_open_requests", u.Breaker.HalfOpenRequests},
+		{"bulkhead.max_concurrent", u.Bulkhead.MaxConcurrent},
+		{"bulkhead.max_waiting", u.Bulkhead.MaxWaiting},
+	} {
+		if c.n > maxCount {
+			fail(settingPath(p, c.key), "upstream %q: %s: %d is too large; at most %d", name, c.key, c.n, maxCount)
+			tooLarge[c.key] = true
+		}
+	}
 	// The resilience settings check themselves; their messages name the
-	// key (such as "breaker.failure_ratio"), reported at the block's line.
+	// key (such as "breaker.failure_ratio"), reported at that key's line
+	// (or its block's, when the key is left out).
 	s := u.Settings()
 	if len(s.Targets) == 0 {
 		return // reported above
@@ -95,11 +159,32 @@ func validateUpstream(name string, u *UpstreamConfig, fail failFunc) {
 		key, _, _ := strings.Cut(err.Error(), ":")
 		block, _, _ := strings.Cut(key, ".")
 		block, _, _ = strings.Cut(block, "[")
-		if block == "timeout" || block == "targets" && !strings.Contains(err.Error(), "duplicate") {
+		if block == "timeout" || block == "targets" && !strings.Contains(err.Error(), "duplicate") || tooLarge[key] {
 			continue // reported above, with the exact line
 		}
-		fail(append(p, block), "upstream %q: %v", name, err)
+		fail(settingPath(p, key), "upstream %q: %v", name, err)
 	}
+}
+
+// settingPath turns a resilience settings key such as "breaker.window" or
+// "targets[1]" into the path of its node under the upstream at p. Only a
+// target keeps its index: resilience sorts retry.methods before checking
+// them, so their indexes are not the file's.
+func settingPath(p []any, key string) []any {
+	path := slices.Clip(p)
+	for part := range strings.SplitSeq(key, ".") {
+		name, idx, hasIdx := strings.Cut(part, "[")
+		path = append(path, name)
+		if i, err := strconv.Atoi(strings.TrimSuffix(idx, "]")); hasIdx && name == "targets" && err == nil {
+			path = append(path, i)
+		}
+	}
+	return path
+}
+
+// emptyList reports whether n is absent or an empty list.
+func emptyList(n *yaml.Node) bool {
+	return n == nil || n.Kind == yaml.SequenceNode && len(n.Content) == 0
 }
 
 // unjoin flattens an errors.Join tree into its leaves; nil gives none.
@@ -154,27 +239,32 @@ func checkPort(u *url.URL) error {
 	return nil
 }
 
-func validateRoute(cfg *Config, i int, r *RouteConfig, fail failFunc) {
+func validateRoute(cfg *Config, i int, r *RouteConfig, ups upstreamNames, at lines, fail failFunc) {
 	p := []any{"routes", i}
 	label := fmt.Sprintf("route %d", i+1)
 	if r.Prefix != "" {
 		label = fmt.Sprintf("route %q", r.Prefix)
 	}
 
+	// A prefix or service written empty or of the wrong type is reported
+	// already (see missing).
 	switch {
 	case r.Prefix == "":
-		fail(p, "%s: prefix is required", label)
+		if at.missing(append(p, "prefix")...) {
+			fail(p, "%s: prefix is required", label)
+		}
 	case !cleanPrefix(r.Prefix):
 		fail(append(p, "prefix"), "%s: prefix must start with '/' and hold no empty or dot segments, no trailing '/', no '?', '#' or '\\'", label)
 	}
 
-	_, serviceKnown := cfg.Upstreams[r.Service]
 	switch {
 	case r.Service == "":
-		fail(p, "%s: service is required", label)
+		if at.missing(append(p, "service")...) {
+			fail(p, "%s: service is required", label)
+		}
 	case r.Service == cfg.Legacy:
 		fail(append(p, "service"), "%s: service %q is the legacy upstream; a route moves traffic to an extracted service", label, r.Service)
-	case !serviceKnown:
+	case ups.unknown(r.Service):
 		fail(append(p, "service"), "%s: unknown upstream %q", label, r.Service)
 	}
 
@@ -200,16 +290,26 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, fail failFunc) {
 
 	if r.Shadow != nil {
 		validateShadow(label, p, r.Shadow, fail)
+		validateShadowMethods(label, p, r.Methods, r.Shadow, fail)
 	}
 
 	if r.MaxBody != nil && *r.MaxBody <= 0 {
 		fail(append(p, "max_body"), "%s: max_body must be at least 1B, got %d; leave it out for no limit", label, *r.MaxBody)
 	}
 
-	// Name defaults to the prefix: a missing or malformed prefix has been
-	// reported above and is not reported again as a bad name.
-	if (r.Name != r.Prefix || cleanPrefix(r.Prefix)) && !validName(r.Name) {
-		fail(append(p, "name"), "%s: name %q may hold only letters, digits, '/', '-', '_', '.', ':' and '{}'", label, r.Name)
+	// A name written in the file must keep to the documented characters.
+	// Without one the route is named after its prefix, whatever characters
+	// that holds (/~jdoe, /api/users/@me, /api/café: metric labels, logs
+	// and the admin API take any UTF-8), except characters that cannot be
+	// read in a log or sent in the X-Strangler-Route header. A missing or
+	// malformed prefix has been reported above and is not reported again.
+	switch {
+	case at.written(append(p, "name")...):
+		if !validName(r.Name) {
+			fail(append(p, "name"), "%s: name %q may hold only letters, digits, '/', '-', '_', '.', ':' and '{}'", label, r.Name)
+		}
+	case cleanPrefix(r.Prefix) && !readableName(r.Prefix):
+		fail(append(p, "prefix"), "%s: the prefix holds control or invisible characters, so it cannot name the route; set name: (letters, digits, '/', '-', '_', '.', ':' and '{}')", label)
 	}
 }
 
@@ -271,8 +371,26 @@ func cleanRewrite(p string) bool {
 	return path.Clean(trimmed) == trimmed
 }
 
-// validName reports whether s is safe as a metric label value and readable
-// in logs.
+// validUpstreamName reports whether s is a valid upstream name: letters,
+// digits, '-', '_' and '.' (it is the upstream label of metrics).
+func validUpstreamName(s string) bool {
+	return validName(s) && !strings.ContainsAny(s, "/:{}")
+}
+
+// readableName reports whether s, a prefix serving as a route's name, can
+// be read in logs and sent in a header: letters, marks, digits,
+// punctuation, symbols and spaces only (no control or format characters).
+func readableName(s string) bool {
+	for _, c := range s {
+		if !unicode.IsGraphic(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// validName reports whether s, a route name given in the file, is safe as
+// a metric label value and readable in logs.
 func validName(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
