@@ -26,13 +26,13 @@ type target struct {
 
 	healthy      atomic.Bool
 	inflight     atomic.Int64 // attempts sent and not yet finished
-	fails        atomic.Int32 // consecutive failed real attempts (passive)
+	fails        atomic.Int64 // consecutive failed real attempts (passive)
 	ejectedUntil atomic.Int64 // unix nanos; passive ejection without active checks
 
 	gauge prometheus.Gauge
 
 	// Guarded by balancer.mu.
-	checkOK, checkFails int
+	checkOK, checkFails int64
 	lastCheck           time.Time
 	lastErr             string
 }
@@ -113,9 +113,10 @@ type balancer struct {
 	targets []*target
 	next    atomic.Uint64
 
-	// Health thresholds (defaulted Settings.Health) and passive cool-down.
-	healthyAfter   int
-	unhealthyAfter int32
+	// Health thresholds (defaulted Settings.Health, validated up to
+	// MaxUint32, so int64 holds them) and passive cool-down.
+	healthyAfter   int64
+	unhealthyAfter int64
 	active         bool          // active checks configured
 	cooldown       time.Duration // passive ejection without active checks
 	now            func() time.Time

@@ -25,7 +25,9 @@
 // a timeout is never retried either. The upstream's timeout bounds the wait
 // for the response headers and, as an idle deadline, every wait for more of
 // the body (except event streams and upgraded connections): a body that
-// stalls is cut, counted as a failure, and its slot released.
+// stalls is cut, counted as a failure, and its slot released. It also caps
+// every dial (at most 5s anyway) and the time in which retries may start
+// and connect, counted from the first attempt.
 //
 // Errors that prove the upstream never received the request (open breaker,
 // full bulkhead, no healthy target, failed dial) satisfy

@@ -86,7 +86,7 @@ func (b *balancer) recordCheck(t *target, err error) {
 	t.lastErr = err.Error()
 	t.checkOK = 0
 	t.checkFails++
-	if t.healthy.Load() && t.checkFails >= int(b.unhealthyAfter) {
+	if t.healthy.Load() && t.checkFails >= b.unhealthyAfter {
 		b.setHealthy(t, false, "health checks failed", "consecutive_failures", t.checkFails, "error", err)
 	}
 }

@@ -33,10 +33,11 @@ type RegistryOptions struct {
 	// math/rand/v2.Float64. It must be safe for concurrent use.
 	Rand func() float64
 	// Transport, when set, is used by every upstream instead of its own
-	// tuned transport (tests). It must enforce its own response header
-	// timeout: Settings.Timeout bounds the wait for headers only in the
-	// built-in transport (the idle deadline on response bodies applies to
-	// every transport).
+	// tuned transport (tests). It must enforce its own dial and response
+	// header timeouts: Settings.Timeout bounds dials and the wait for
+	// headers only in the built-in transport (the idle deadline on
+	// response bodies, and the time retries may start in, apply to every
+	// transport).
 	Transport http.RoundTripper
 }
 

@@ -54,7 +54,11 @@ type Settings struct {
 	// counts as a failure). A body that keeps sending, however slowly and
 	// however long, is never cut; server-sent events (text/event-stream)
 	// and upgraded connections (101, e.g. WebSocket) have no idle limit.
-	// Zero means 30s; negative is rejected.
+	// It also caps every connection attempt (dial), which otherwise gives
+	// up after 5s, and the time retries have: a retry starts only within
+	// Timeout of the request's first attempt, and its dial gives up when
+	// that time is over. (A retry that was sent still waits up to Timeout
+	// for its response headers.) Zero means 30s; negative is rejected.
 	Timeout time.Duration `yaml:"timeout"`
 
 	// Health configures active and passive health checks of the targets.
@@ -107,7 +111,9 @@ type BreakerSettings struct {
 	Disabled bool `yaml:"disabled"`
 
 	// ConsecutiveFailures opens the breaker after this many failures in a
-	// row. Zero means 5.
+	// row, however far apart they come: Window does not apply to it, so a
+	// dead upstream with little traffic trips as surely as a busy one. A
+	// success, or a change of state, starts a new run. Zero means 5.
 	ConsecutiveFailures int `yaml:"consecutive_failures"`
 
 	// FailureRatio opens the breaker when failures/(failures+successes) in
@@ -158,8 +164,9 @@ type BulkheadSettings struct {
 // (GET, HEAD, OPTIONS, plus Methods), only after a connection failure (a
 // failed dial, or a connection that broke before any byte of the answer) or
 // a 502/503/504 answer, only when the body can be replayed (no body, or
-// GetBody set), only within the request's deadline, and never beyond the
-// retry budget. A timeout is never retried (the upstream may still be
+// GetBody set), only within the request's deadline and within the
+// upstream's Timeout of the first attempt (backoff included), and never
+// beyond the retry budget. A timeout is never retried (the upstream may still be
 // working on the request), and neither is a half-open breaker's probe.
 type RetrySettings struct {
 	// Attempts is the total number of attempts, the first one included.
@@ -345,7 +352,7 @@ func positive(errs *[]error, key string, d time.Duration) {
 }
 
 func checkCount(errs *[]error, key string, n int) {
-	if n < 1 || n > maxCount {
+	if n < 1 || int64(n) > maxCount { // int64: int may be 32 bits
 		*errs = append(*errs, fmt.Errorf("%s: %d must be between 1 and %d", key, n, uint32(maxCount)))
 	}
 }

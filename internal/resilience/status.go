@@ -19,7 +19,9 @@ type UpstreamStatus struct {
 }
 
 // BreakerStatus is the circuit breaker part of UpstreamStatus. Counts cover
-// the current window (closed) or the current half-open round.
+// the current window (closed) or the current half-open round, except
+// ConsecutiveFailures: the failures in a row since the last success or
+// change of state, however long ago (what consecutive_failures applies to).
 type BreakerStatus struct {
 	// State is "closed", "half-open", "open" or "disabled".
 	State                string `json:"state"`
@@ -73,7 +75,7 @@ type TargetStatus struct {
 	Healthy  bool   `json:"healthy"`
 	InFlight int64  `json:"in_flight"`
 	// ConsecutiveFailures counts failed real attempts (passive check).
-	ConsecutiveFailures int32 `json:"consecutive_failures"`
+	ConsecutiveFailures int64 `json:"consecutive_failures"`
 	// LastCheck and LastError describe the last active check, if any.
 	LastCheck time.Time `json:"last_check,omitzero"`
 	LastError string    `json:"last_error,omitempty"`

@@ -72,8 +72,8 @@ func newUpstream(name string, s Settings, d upstreamDeps) (*Upstream, error) {
 		u.rt = u.transport
 	}
 	u.balancer = &balancer{
-		healthyAfter:   s.Health.HealthyAfter,
-		unhealthyAfter: int32(s.Health.UnhealthyAfter),
+		healthyAfter:   int64(s.Health.HealthyAfter),
+		unhealthyAfter: int64(s.Health.UnhealthyAfter),
 		active:         s.Health.Path != "",
 		cooldown:       s.Breaker.OpenFor,
 		now:            d.now,
@@ -100,7 +100,7 @@ func newUpstream(name string, s Settings, d upstreamDeps) (*Upstream, error) {
 
 // Connection pool settings of every upstream's transport.
 const (
-	dialTimeout    = 5 * time.Second
+	maxDialTimeout = 5 * time.Second // or the upstream's timeout if shorter
 	maxIdlePerHost = 256
 	idleTimeout    = 90 * time.Second
 )
@@ -110,12 +110,13 @@ const (
 // through a net/http Transport with the same pool settings. Both keep many
 // idle connections per host, speak HTTP/1.1 only, pass bodies through
 // untouched, ignore any environment proxy and use timeout as the response
-// header timeout.
+// header timeout. A dial gives up after maxDialTimeout or timeout,
+// whichever is shorter, or at the dial deadline of a retry (see dial).
 func newTransport(timeout time.Duration) *h1client.Transport {
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	dial := dialer(min(maxDialTimeout, timeout))
 	return &h1client.Transport{
 		Fallback: &http.Transport{
-			DialContext:           dialer.DialContext,
+			DialContext:           dial,
 			MaxIdleConns:          0,
 			MaxIdleConnsPerHost:   maxIdlePerHost,
 			IdleConnTimeout:       idleTimeout,
@@ -125,10 +126,32 @@ func newTransport(timeout time.Duration) *h1client.Transport {
 			ForceAttemptHTTP2:     false,
 			DisableCompression:    true,
 		},
-		Dial:                  dialer.DialContext,
+		Dial:                  dial,
 		MaxIdlePerHost:        maxIdlePerHost,
 		IdleTimeout:           idleTimeout,
 		ResponseHeaderTimeout: timeout,
+	}
+}
+
+// dialDeadlineKey is the context key of the time by which a retry's dial
+// must be done: the end of the upstream's timeout, counted from the first
+// attempt of the request.
+type dialDeadlineKey struct{}
+
+// dialer returns a dial function that gives up after timeout, or at the
+// dial deadline the context carries if that comes first. A dial that gives
+// up fails with a *net.OpError (Op "dial") that is a net.Error timeout.
+// net/http dials with a context detached from the request's cancellation
+// but with its values, so the deadline reaches both transports.
+func dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dl, ok := ctx.Value(dialDeadlineKey{}).(time.Time); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, dl)
+			defer cancel()
+		}
+		return d.DialContext(ctx, network, addr)
 	}
 }
 
@@ -194,10 +217,18 @@ func (u *Upstream) forward(req *http.Request, probe, spill bool) (*http.Response
 		return nil, nil, outcomeIgnored, err
 	}
 	eligible := !probe && u.retry.eligible(req)
+	var end time.Time // retries start, and dial, only before end
+	if eligible {
+		end = time.Now().Add(u.settings.Timeout)
+	}
 	body := req.Body
 	sent := false // some attempt may have reached the upstream
 	for attempt := 1; ; attempt++ {
-		resp, err := u.rt.RoundTrip(t.request(req, body))
+		areq := t.request(req, body)
+		if attempt > 1 {
+			areq = areq.WithContext(context.WithValue(ctx, dialDeadlineKey{}, end))
+		}
+		resp, err := u.rt.RoundTrip(areq)
 		reason, o := classify(ctx, resp, err)
 		if !spill {
 			u.balancer.observe(t, o)
@@ -206,7 +237,7 @@ func (u *Upstream) forward(req *http.Request, probe, spill bool) (*http.Response
 		if reason == reasonNone || !eligible || attempt >= u.retry.s.Attempts {
 			return u.finish(t, resp, o, err, sent)
 		}
-		next, nextBody, wait, ok := u.prepareRetry(req, t, attempt)
+		next, nextBody, wait, ok := u.prepareRetry(req, t, attempt, end)
 		if !ok {
 			return u.finish(t, resp, o, err, sent)
 		}
@@ -225,11 +256,16 @@ func (u *Upstream) forward(req *http.Request, probe, spill bool) (*http.Response
 }
 
 // prepareRetry decides whether retry number n may happen and, if so, returns
-// the target (counted in flight), a fresh body and the backoff to wait. The
-// budget is spent last, once nothing else can stop the retry.
-func (u *Upstream) prepareRetry(req *http.Request, prev *target, n int) (*target, io.ReadCloser, time.Duration, bool) {
+// the target (counted in flight), a fresh body and the backoff to wait. A
+// retry must start before end (the upstream's timeout after the first
+// attempt started) and before the request's own deadline. The budget is
+// spent last, once nothing else can stop the retry.
+func (u *Upstream) prepareRetry(req *http.Request, prev *target, n int, end time.Time) (*target, io.ReadCloser, time.Duration, bool) {
 	wait := u.retry.delay(n)
-	if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= wait {
+	if dl, ok := req.Context().Deadline(); ok && dl.Before(end) {
+		end = dl
+	}
+	if time.Until(end) <= wait {
 		return nil, nil, 0, false
 	}
 	next, err := u.balancer.pick(prev)
@@ -298,6 +334,7 @@ func (u *Upstream) publish() {
 // requests (of an older routing generation) still complete.
 func (u *Upstream) close() {
 	u.retired.Store(true)
+	u.breaker.stop()
 	u.cancel()
 	u.checks.Wait()
 	if u.transport != nil {
