@@ -44,7 +44,9 @@ var (
 // classify maps an error from forwarding r to the reply the client gets.
 // A client that hung up gets no reply and is recorded as 499: it is not the
 // upstream's fault. A request refused by the breaker, the bulkhead or the
-// health checks gets 503 with Retry-After.
+// health checks gets 503 with Retry-After. An upstream that could not be
+// connected to gets 502, even when the connection attempt timed out; 504
+// is for an upstream that had the request and did not answer in time.
 func classify(r *http.Request, err error) errorReply {
 	switch {
 	case errors.Is(r.Context().Err(), context.Canceled):
@@ -55,6 +57,10 @@ func classify(r *http.Request, err error) errorReply {
 	case errors.Is(err, resilience.ErrBreakerOpen), errors.Is(err, resilience.ErrBulkheadFull),
 		errors.Is(err, resilience.ErrNoHealthyTarget):
 		return replyShed
+	case errors.Is(err, resilience.ErrNotSent):
+		// A connection that could not be made, even one that timed out:
+		// the upstream is unreachable and never had the request.
+		return replyUnavailable
 	case isTimeout(err):
 		return replyTimeout
 	default:

@@ -1,10 +1,15 @@
 package proxy
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +131,7 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(f.target)
 	f.trusted.setForwarding(pr)
 	h := pr.Out.Header
+	onlyWebSocket(h)
 	delete(h, HeaderShadow) // only strangler marks copies
 	h[HeaderRoute] = []string{f.route.Name}
 	// The request id and the traceparent are the proxy's own headers: put
@@ -143,10 +149,86 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// modifyResponse returns the request id to the client and, on a route with
-// fallback, turns a 502, 503 or 504 answer to an idempotent request without
-// a body into an error, so that legacy serves it instead.
+// onlyWebSocket leaves a WebSocket upgrade in the outbound header h and
+// turns a request for any other upgrade into a plain request: README
+// promises WebSocket only, and a tunnel to another protocol (h2c above all)
+// would carry the client's next requests to the upstream unrouted, outside
+// the route's prefix, rewrite and forwarding headers. ReverseProxy has
+// already removed every hop-by-hop header and put back Connection: Upgrade
+// and Upgrade with the client's protocol when the client asked for one.
+// HTTP2-Settings belongs to an h2c upgrade and is dropped whatever comes
+// with it.
+func onlyWebSocket(h http.Header) {
+	delete(h, "Http2-Settings")
+	if up, ok := h["Upgrade"]; ok && (len(up) != 1 || !isWebSocket(up[0])) {
+		delete(h, "Upgrade")
+		delete(h, "Connection")
+	}
+}
+
+// isWebSocket reports whether the protocol token s is "websocket".
+func isWebSocket(s string) bool { return asciiEqualFold(s, "websocket") }
+
+// asciiEqualFold reports whether s equals lower, a lower-case ASCII word,
+// ignoring ASCII case only: strings.EqualFold would also take Unicode
+// look-alikes, such as the Kelvin sign for k.
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// upgradeType returns the protocol h asks to switch to: its Upgrade value
+// when Connection lists "upgrade", as httputil.ReverseProxy reads it.
+func upgradeType(h http.Header) string {
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if asciiEqualFold(textproto.TrimString(tok), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
+}
+
+// checkSwitch vets a 101 Switching Protocols answer before ReverseProxy
+// tunnels it: it must switch to the WebSocket protocol the request asked
+// for, and its body must be the writable connection. ReverseProxy refuses
+// any other 101 without closing the body, which would hold the request's
+// bulkhead slot, breaker verdict and target in-flight count forever; an
+// error from ModifyResponse makes it close the body, and the request
+// fails as an upstream error (502).
+func checkSwitch(res *http.Response) error {
+	asked, got := upgradeType(res.Request.Header), upgradeType(res.Header)
+	if !isWebSocket(asked) || !isWebSocket(got) {
+		return fmt.Errorf("upstream switched protocols to %q when %q was asked for", got, asked)
+	}
+	if _, ok := res.Body.(io.ReadWriteCloser); !ok {
+		return errors.New("upstream switched protocols without a writable connection")
+	}
+	return nil
+}
+
+// modifyResponse vets a 101 answer (checkSwitch), returns the request id
+// to the client and, on a route with fallback, turns a 502, 503 or 504
+// answer to an idempotent request without a body into an error, so that
+// legacy serves it instead.
 func (f *forwarder) modifyResponse(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		if err := checkSwitch(res); err != nil {
+			return err
+		}
+	}
 	if f.fallback != nil {
 		switch res.StatusCode {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
