@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,7 +307,7 @@ func (s *shadower) run(t *shadowTask) int {
 	s.mismatches.Add(t.sr.route.Name, shadow.Mismatch{
 		Time:        time.Now(),
 		RequestID:   t.requestID,
-		Request:     shadow.NewRequestInfo(t.method, t.path, t.query, withoutShadowMark(t.header)),
+		Request:     shadow.NewRequestInfo(t.method, t.path, t.query, withoutShadowMark(t.header), t.body),
 		PrimarySide: t.primarySide.String(),
 		Primary:     shadow.NewResponseInfo(cmp.Primary),
 		Shadow:      shadow.NewResponseInfo(cmp.Shadow),
@@ -336,14 +338,16 @@ type shadowCapture struct {
 
 // begin prepares the copy of r; r's body is teed from now on. The copy
 // carries the headers the real request is forwarded with: the client's
-// without hop-by-hop ones, and the forwarding headers set as the real path
-// sets them (trusted says whose are believed), so that both sides see the
-// same client address, host and scheme. The client's Accept-Encoding is
+// without hop-by-hop ones (those named in its Connection header too, as
+// ReverseProxy removes them), and the forwarding headers set as the real
+// path sets them (trusted says whose are believed), so that both sides see
+// the same client address, host and scheme. The client's Accept-Encoding is
 // kept, so that the copy asks for what the real request asked for; either
 // answer may then be compressed, and the comparison decodes them
 // (shadow.Rules.CompareEncoded).
 func (s *shadowRoute) begin(r *http.Request, trusted trustedProxies) *shadowCapture {
 	c := &shadowCapture{sr: s, header: r.Header.Clone()}
+	dropConnectionListed(c.header)
 	for _, h := range hopHeaders {
 		c.header.Del(h)
 	}
@@ -385,6 +389,20 @@ func (c *shadowCapture) task(rec *recorder, served *forwarder, path, rawPath, qu
 	t.size = int64(len(t.body)+len(t.primary.Body)+len(path)+len(query)) +
 		headerBytes(t.header) + headerBytes(t.primary.Header)
 	return t, true
+}
+
+// dropConnectionListed removes from h the headers its Connection header
+// names, as ReverseProxy does to the real request, except the request id
+// and the traceparent, which forwarder.rewrite puts back.
+func dropConnectionListed(h http.Header) {
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			name = textproto.TrimString(name)
+			if k := http.CanonicalHeaderKey(name); name != "" && k != headerRequestID && k != headerTraceparent {
+				h.Del(name)
+			}
+		}
+	}
 }
 
 // headerBytes is about what h holds in memory: its names and values.

@@ -1293,7 +1293,7 @@ func TestShadowRedactsQuerySecrets(t *testing.T) {
 	if want := "access_token=[redacted]&page=2&X-Amz-Signature=[redacted]&q=a%20b"; m.Request.Query != want {
 		t.Errorf("kept query = %q, want %q", m.Request.Query, want)
 	}
-	if want := "https://shop.example/cb?code=[redacted]&state=42"; m.Request.Header.Get("Referer") != want {
+	if want := "https://shop.example/cb?code=[redacted]&state=[redacted]"; m.Request.Header.Get("Referer") != want {
 		t.Errorf("kept Referer = %q, want %q", m.Request.Header.Get("Referer"), want)
 	}
 	if code, body := adminGet(t, admin.URL+"/api/shadow/items"); code != http.StatusOK || strings.Contains(body, "s3cr3t") {

@@ -25,6 +25,7 @@ type Difference struct {
 	// such as "$.items[1].price" ("$" for the whole document, in the
 	// syntax shadow.ignore accepts), "body" for bodies compared byte for
 	// byte, or "..." for the marker that more differences were found.
+	// Cut to about 1 KiB (only a huge member name makes it longer).
 	Path string `json:"path"`
 
 	// Primary and Shadow render each side's value in short human-readable
@@ -41,6 +42,11 @@ const maxDifferences = 20
 // maxRender bounds the length of Difference.Primary and .Shadow.
 const maxRender = 200
 
+// maxPathRender bounds the length of Difference.Path: a JSON path is
+// short unless a member name is huge, and a path cut there could not be
+// pasted into shadow.ignore anyway.
+const maxPathRender = 1 << 10
+
 // noRules ignores nothing; it stands in for a nil *Rules.
 var noRules Rules
 
@@ -53,14 +59,18 @@ var noRules Rules
 // default), each in the configured order as the ordered list of its values
 // (a header absent on one side differs from a present one); Content-Type
 // values are compared with media type and parameters normalised
-// ("application/json; charset=utf-8" equals "application/json;charset=UTF-8"),
-// others exactly. A header difference names the header ("header:Date") and
+// ("application/json; charset=utf-8" equals "application/json;charset=UTF-8",
+// and, since UTF-8 is JSON's only encoding, "application/json"), others
+// exactly. A header difference names the header ("header:Date") and
 // renders each side as its value, a list of quoted values when there are
 // several, or "(absent)"; values of secret-bearing headers are shown as
 // "[redacted]" (see Redact). Bodies are compared as given: Compare does not
-// look at Content-Encoding (CompareEncoded decodes first). When both
-// sides are JSON by Content-Type (application/json or */*+json) and both
-// bodies parse, the bodies are compared semantically: ignore paths are
+// look at Content-Encoding (CompareEncoded decodes first). When either
+// side is JSON by Content-Type (application/json, text/json or */*+json:
+// a legacy answer labelled text/html still compares with the service's
+// JSON, the Content-Type difference being reported unless ignored) and
+// both bodies parse as JSON (valid UTF-8 without lone surrogate escapes,
+// see parseJSON), the bodies are compared semantically: ignore paths are
 // removed from both sides, object members are compared in sorted key order
 // whatever their order in the body, numbers are compared as exact decimals
 // (1, 1.0 and 1e0 are equal), and arrays element by element in index order,
@@ -139,13 +149,13 @@ func renderValues(name string, vs []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// compareBody compares the bodies as JSON when both sides are JSON, else as
-// bytes.
+// compareBody compares the bodies as JSON when either side says it is JSON
+// and both parse, else as bytes.
 func (r *Rules) compareBody(c *collector, a, b []byte, ctA, ctB string) {
 	if bytes.Equal(a, b) {
 		return // equal bytes are equal documents, whatever is ignored
 	}
-	if isJSONType(ctA) && isJSONType(ctB) {
+	if isJSONType(ctA) || isJSONType(ctB) {
 		if va, ok := parseJSON(a); ok {
 			if vb, ok := parseJSON(b); ok {
 				compareJSON(c, r.paths, va, vb)
@@ -173,7 +183,7 @@ func (c *collector) add(path, primary, shadow string) {
 		c.more = true
 		return
 	}
-	c.diffs = append(c.diffs, Difference{Path: path, Primary: clip(primary), Shadow: clip(shadow)})
+	c.diffs = append(c.diffs, Difference{Path: clipTo(path, maxPathRender), Primary: clip(primary), Shadow: clip(shadow)})
 }
 
 func (c *collector) result() []Difference {
@@ -220,7 +230,9 @@ func headerValues(h http.Header, canonical string) []string {
 
 // normMediaType normalises a Content-Type value: lower-case type and
 // parameter names, lower-case charset, sorted parameters, canonical spacing.
-// Values that do not parse are only trimmed and lower-cased.
+// On a JSON type (see isJSONType) charset=utf-8 is dropped: JSON is UTF-8
+// (RFC 8259), so it says nothing. Values that do not parse are only
+// trimmed and lower-cased.
 func normMediaType(v string) string {
 	mt, params, err := mime.ParseMediaType(v)
 	if err != nil {
@@ -228,6 +240,9 @@ func normMediaType(v string) string {
 	}
 	if cs, ok := params["charset"]; ok {
 		params["charset"] = strings.ToLower(cs)
+		if isJSONMediaType(mt) && params["charset"] == "utf-8" {
+			delete(params, "charset")
+		}
 	}
 	if s := mime.FormatMediaType(mt, params); s != "" {
 		return s
@@ -262,11 +277,15 @@ func describeBytes(b []byte, off int) string {
 
 // clip cuts s to about maxRender bytes on a UTF-8 boundary, marking the cut
 // with "…".
-func clip(s string) string {
-	if len(s) <= maxRender {
+func clip(s string) string { return clipTo(s, maxRender) }
+
+// clipTo cuts s to about limit bytes on a UTF-8 boundary, marking the cut
+// with "…".
+func clipTo(s string, limit int) string {
+	if len(s) <= limit {
 		return s
 	}
-	i := maxRender
+	i := limit
 	for i > 0 && !utf8.RuneStart(s[i]) {
 		i--
 	}

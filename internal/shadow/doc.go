@@ -9,10 +9,12 @@
 //     are compared, and refusing (skipping) encodings the standard library
 //     cannot decode (encoding.go);
 //   - comparing two captured answers: status, the chosen headers
-//     (Content-Type by default), JSON bodies semantically and other bodies
-//     byte for byte (compare.go, json.go, number.go);
-//   - redaction of secrets, in headers and in query strings, in one place,
-//     and the JSON-ready rendering of a mismatch (redact.go, mismatch.go);
+//     (Content-Type by default), JSON bodies semantically (when either
+//     side says JSON and both parse) and other bodies byte for byte
+//     (compare.go, json.go, number.go);
+//   - redaction of secrets, in headers, query strings and kept request
+//     bodies, by one rule in one place, and the JSON-ready rendering of a
+//     mismatch, bounded in size (redact.go, mismatch.go);
 //   - the bounded, concurrency-safe log of recent mismatches per route
 //     served at /api/shadow/{route} (log.go).
 //

@@ -100,12 +100,12 @@ func TestCompareChosenHeaders(t *testing.T) {
 		{
 			name:    "secret values are redacted in the difference",
 			headers: []string{"X-Auth-Token", "Set-Cookie", "Location"},
-			primary: http.Header{"X-Auth-Token": {"s3cr3t-a"}, "Set-Cookie": {"a=s3cr3t", "b=1"}, "Location": {"/cb?code=s3cr3t&state=1"}},
-			shadow:  http.Header{"X-Auth-Token": {"s3cr3t-b"}, "Location": {"/cb?code=other&state=2"}},
+			primary: http.Header{"X-Auth-Token": {"s3cr3t-a"}, "Set-Cookie": {"a=s3cr3t", "b=1"}, "Location": {"/cb?code=s3cr3t&page=1"}},
+			shadow:  http.Header{"X-Auth-Token": {"s3cr3t-b"}, "Location": {"/cb?code=other&page=2"}},
 			want: []Difference{
 				{"header:X-Auth-Token", Redacted, Redacted},
 				{"header:Set-Cookie", `["[redacted]", "[redacted]"]`, "(absent)"},
-				{"header:Location", "/cb?code=[redacted]&state=1", "/cb?code=[redacted]&state=2"},
+				{"header:Location", "/cb?code=[redacted]&page=1", "/cb?code=[redacted]&page=2"},
 			},
 		},
 	} {

@@ -8,21 +8,31 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // isJSONType reports whether a Content-Type value names JSON:
-// application/json or any */*+json type such as application/problem+json.
+// application/json, text/json, or any */*+json type such as
+// application/problem+json.
 func isJSONType(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+	return err == nil && isJSONMediaType(mt)
+}
+
+// isJSONMediaType is isJSONType for a parsed, lower-case media type.
+func isJSONMediaType(mt string) bool {
+	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
 }
 
 // parseJSON decodes b as exactly one JSON value, keeping numbers as
-// json.Number literals.
+// json.Number literals. A text holding invalid UTF-8 or an escaped lone
+// UTF-16 surrogate ("\ud800") is refused: the decoder would turn either
+// into U+FFFD, and two different strings would then compare equal, so such
+// bodies are compared byte for byte instead.
 func parseJSON(b []byte) (any, bool) {
+	if !utf8.Valid(b) || hasLoneSurrogate(b) {
+		return nil, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -33,6 +43,51 @@ func parseJSON(b []byte) (any, bool) {
 		return nil, false // trailing data
 	}
 	return v, true
+}
+
+// hasLoneSurrogate reports whether the JSON text b holds a \u escape of a
+// UTF-16 surrogate that is not part of a pair: a high one (\ud800 to
+// \udbff) not followed by an escaped low one (\udc00 to \udfff), or a low
+// one on its own. A backslash outside a string is a syntax error that the
+// decoder reports, so b is scanned as a whole.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := escapedRune(b[i:])
+		if !ok {
+			i++ // skip the escaped byte: "\\" is not the start of an escape
+			continue
+		}
+		i += 5 // at the escape's last digit, which the loop steps past
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true
+		case r >= 0xd800 && r <= 0xdbff:
+			low, ok := escapedRune(b[i+1:])
+			if !ok || low < 0xdc00 || low > 0xdfff {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// escapedRune decodes the \uXXXX escape at the start of b.
+func escapedRune(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[2:6] {
+		if !ishex(c) {
+			return 0, false
+		}
+		r = r<<4 | rune(unhex(c))
+	}
+	return r, true
 }
 
 // match is a partial match of an ignore path: rule's segments before pos
@@ -214,13 +269,14 @@ func arrayLen(n int) string { return "array of length " + strconv.Itoa(n) }
 // renderJSON renders a decoded value as compact JSON with sorted keys,
 // cut to about maxRender bytes.
 func renderJSON(v any) string {
-	b := appendJSON(nil, v)
+	b := appendJSON(nil, v, maxRender)
 	return clip(string(b))
 }
 
-// appendJSON appends v as JSON, stopping early once past maxRender bytes.
-func appendJSON(b []byte, v any) []byte {
-	if len(b) > maxRender {
+// appendJSON appends v as compact JSON with sorted keys, stopping early
+// once b is past limit bytes.
+func appendJSON(b []byte, v any, limit int) []byte {
+	if len(b) > limit {
 		return b
 	}
 	switch v := v.(type) {
@@ -238,7 +294,7 @@ func appendJSON(b []byte, v any) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b = appendJSON(b, e); len(b) > maxRender {
+			if b = appendJSON(b, e, limit); len(b) > limit {
 				return b
 			}
 		}
@@ -255,7 +311,7 @@ func appendJSON(b []byte, v any) []byte {
 				b = append(b, ',')
 			}
 			b = append(appendString(b, k), ':')
-			if b = appendJSON(b, v[k]); len(b) > maxRender {
+			if b = appendJSON(b, v[k], limit); len(b) > limit {
 				return b
 			}
 		}

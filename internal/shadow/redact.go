@@ -11,63 +11,106 @@ import (
 const Redacted = "[redacted]"
 
 // This file is the one place that decides what is secret in a kept
-// mismatch: header names (secretHeaders, secretWords), query parameter
-// names (secretParams, secretParamWords) and the headers whose values are
-// URLs whose query, fragment and userinfo are redacted (urlHeaders).
+// mismatch, with one rule for header names, query parameter names and the
+// member names of a kept JSON request body alike (isSecretName): the name
+// is normalised (query names are percent-decoded first), then it is secret
+// when it is one of secretNames or contains one of secretWords. Values
+// are redacted whole. Besides, the headers whose values are URLs
+// (isURLHeader) keep their value with its query, fragment and userinfo
+// redacted (RedactURL). A false alarm costs a hidden value in the mismatch
+// log, a miss a leaked secret: the words are matched anywhere in the name.
 
-// secretHeaders are redacted by exact (canonical) name.
-var secretHeaders = map[string]bool{
-	"Authorization":       true,
-	"Proxy-Authorization": true,
-	"Cookie":              true,
-	"Set-Cookie":          true,
+// secretWords make a name secret wherever they appear in its normalised
+// form (lower case, letters and digits only, so "X-Api-Key", "api_key"
+// and "apiKey" all read "apikey"):
+//
+//   - auth: Authorization, Proxy-Authorization, Www-Authenticate,
+//     X-Auth-User (and, as a false alarm, "author");
+//   - token, secret, password, passwd, passphrase, credential;
+//   - key: X-Api-Key, Ocp-Apim-Subscription-Key, X-Functions-Key,
+//     X-Access-Key, api_key (and Idempotency-Key, as a false alarm);
+//   - session, sessid: X-Session-Id, JSESSIONID, PHPSESSID;
+//   - cookie: Cookie, Set-Cookie;
+//   - jwt, assertion: Jwt, X-Jwt, Cf-Access-Jwt-Assertion,
+//     X-Goog-Iap-Jwt-Assertion, client_assertion;
+//   - signature, hmac: Signature, X-Hub-Signature-256, X-Amz-Signature,
+//     X-Shopify-Hmac-Sha256;
+//   - oidc: X-Amzn-Oidc-Data, X-Amzn-Oidc-Identity;
+//   - principal: X-Ms-Client-Principal;
+//   - clientcert: X-Forwarded-Client-Cert, Ssl-Client-Cert, Client-Cert,
+//     X-Arr-Clientcert.
+var secretWords = []string{
+	"auth", "token", "secret", "password", "passwd", "passphrase", "credential",
+	"key", "session", "sessid", "cookie", "jwt", "assertion", "signature", "hmac",
+	"oidc", "principal", "clientcert",
 }
 
-// secretWords are redacted wherever they appear in a header name,
-// case-insensitively. "auth" also covers the exact names above, and
-// "api_key" and "credential" catch spellings the list would otherwise miss.
-var secretWords = []string{"token", "secret", "password", "api-key", "apikey", "api_key", "session", "auth", "credential"}
-
-// secretParams are query parameter names whose values are redacted, matched
-// exactly after decoding, lower-casing and trimming the name (see
-// isSecretParam): OAuth and OpenID Connect
-// (code, assertion, client_assertion, and the *token* and *secret* names
-// below), signed URLs (sig, signature) and the usual spellings of
-// passwords, keys and sessions.
-var secretParams = map[string]bool{
-	"token": true, "access_token": true, "refresh_token": true, "id_token": true,
-	"code": true, "assertion": true, "client_assertion": true, "jwt": true,
-	"api_key": true, "apikey": true, "key": true,
-	"password": true, "passwd": true, "pwd": true, "pass": true,
-	"secret": true, "client_secret": true,
-	"signature": true, "sig": true,
-	"auth": true, "authorization": true,
-	"session": true, "sessionid": true, "session_id": true, "sid": true,
-	"otp": true,
+// secretNames are secret only as whole (normalised) names, being too short
+// or too common to match inside other names: OAuth's code and state, sig,
+// sid, pass, pwd, otp and DPoP proofs.
+var secretNames = map[string]bool{
+	"code": true, "state": true, "sig": true, "sid": true,
+	"pass": true, "pwd": true, "otp": true, "dpop": true,
 }
 
-// secretParamWords are redacted wherever they appear in a lower-cased query
-// parameter name: "X-Amz-Signature", "x-amz-credential", "user_password",
-// "sort_key" (a name that merely contains "key" is redacted too: a false
-// alarm costs a hidden value in the mismatch log, a miss a leaked secret).
-var secretParamWords = []string{"token", "secret", "password", "passwd", "key", "signature", "credential", "session"}
-
-// urlHeaders carry a URL whose query, fragment (where OAuth's implicit flow
-// and hash-routed apps put tokens and codes) and userinfo may hold secrets:
-// their values are kept, redacted as RedactURL does.
+// urlHeaders carry a URL by their exact (canonical) name; see isURLHeader
+// for the others.
 var urlHeaders = map[string]bool{
 	"Referer":          true,
 	"Location":         true,
 	"Content-Location": true,
 }
 
-// Redact returns a deep copy of h in which every value of a secret-bearing
-// header is replaced by "[redacted]": Authorization, Proxy-Authorization,
-// Cookie, Set-Cookie, and any header whose name contains (ignoring case)
-// token, secret, password, api-key, apikey, api_key, session, auth or
-// credential. In the URL-valued headers Referer, Location and
-// Content-Location, the values of secret query and fragment parameters and
-// the userinfo are redacted as RedactURL does. The number of values is kept. A nil h gives nil.
+// isSecretName reports whether a header, query parameter or JSON member
+// name may carry a secret: its normalised form (see normName) is one of
+// secretNames or contains one of secretWords.
+func isSecretName(name string) bool {
+	n := normName(name)
+	if secretNames[n] {
+		return true
+	}
+	for _, w := range secretWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// normName lower-cases name and drops every character that is not a letter
+// or a digit: "X-Api-Key", "x_api_key" and " apiKey[]" all become "xapikey"
+// or "apikey".
+func normName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, name)
+}
+
+// isURLHeader reports whether the values of the header name are URLs (or
+// paths with a query) whose secrets RedactURL redacts: Referer, Location,
+// Content-Location, and any header whose normalised name ends in "url",
+// "uri" or "path", as the original-URL headers of proxies and gateways do
+// (X-Original-Url, X-Rewrite-Url, X-Forwarded-Uri, X-Original-Uri,
+// X-Envoy-Original-Path). A value that is not a URL comes out unchanged
+// unless it holds a '?' or '#'.
+func isURLHeader(name string) bool {
+	if urlHeaders[http.CanonicalHeaderKey(name)] {
+		return true
+	}
+	n := normName(name)
+	return strings.HasSuffix(n, "url") || strings.HasSuffix(n, "uri") || strings.HasSuffix(n, "path")
+}
+
+// Redact returns a deep copy of h in which every value of a header whose
+// name is secret (see isSecretName: Authorization, Cookie, Set-Cookie,
+// X-Api-Key, X-Hub-Signature-256, Cf-Access-Jwt-Assertion, ...) is
+// replaced by "[redacted]", and the values of URL-valued headers (see
+// isURLHeader: Referer, Location, X-Original-Url, X-Forwarded-Uri, ...)
+// have their secrets redacted as RedactURL does. The number of values is
+// kept. A nil h gives nil.
 func Redact(h http.Header) http.Header {
 	if h == nil {
 		return nil
@@ -87,11 +130,11 @@ func redactValues(name string, vs []string) []string {
 	}
 	cp := make([]string, len(vs))
 	switch {
-	case isSecretHeader(name):
+	case isSecretName(name):
 		for i := range cp {
 			cp[i] = Redacted
 		}
-	case urlHeaders[http.CanonicalHeaderKey(name)]:
+	case isURLHeader(name):
 		for i, v := range vs {
 			cp[i] = RedactURL(v)
 		}
@@ -101,32 +144,17 @@ func redactValues(name string, vs []string) []string {
 	return cp
 }
 
-// isSecretHeader reports whether the header name may carry a secret.
-func isSecretHeader(name string) bool {
-	if secretHeaders[http.CanonicalHeaderKey(name)] {
-		return true
-	}
-	lower := strings.ToLower(name)
-	for _, w := range secretWords {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // RedactQuery returns the raw query (without '?') with the value of every
-// secret-looking parameter replaced by "[redacted]", keeping every
-// parameter's name, order and separator and the other values byte for
-// byte: "access_token=s3cr3t&page=2" gives "access_token=[redacted]&page=2".
-// A parameter is secret when its name, percent-decoded leniently,
-// lower-cased and trimmed as isSecretParam does, is
-// one of secretParams (token, access_token, refresh_token, id_token, code,
-// api_key, apikey, key, password, passwd, secret, client_secret, signature,
-// sig, auth, session, ...) or contains one of secretParamWords (token,
-// secret, password, passwd, key, signature, credential, session). Both '&'
-// and ';' separate parameters, since some servers accept either. A
-// parameter without '=' has no value and is kept as it is.
+// secret parameter replaced by "[redacted]", keeping every parameter's
+// name, order and separator and the other values byte for byte:
+// "access_token=s3cr3t&page=2" gives "access_token=[redacted]&page=2". A
+// parameter is secret when its name, percent-decoded leniently (see
+// unescapeLenient), is secret by the rule headers follow (isSecretName):
+// token, access_token, code, state, api_key, key, password, secret,
+// signature, sig, auth, session, PHPSESSID, X-Amz-Signature,
+// client_assertion, ... Both '&' and ';' separate parameters, since some
+// servers accept either. A parameter without '=' has no value and is kept
+// as it is.
 func RedactQuery(rawQuery string) string {
 	if rawQuery == "" {
 		return ""
@@ -237,21 +265,11 @@ func authorityStart(s string) int {
 // isSecretParam reports whether a raw query parameter name may carry a
 // secret value. The name is percent-decoded leniently (see
 // unescapeLenient), so a name with a stray '%' is still decoded
-// ("p%61ss%" is "pass%"), lower-cased, and stripped of leading and
-// trailing characters other than letters and digits (spaces, a stray '%',
-// the "[]" of PHP-style array names) before it is matched.
+// ("p%61ss%" is "pass%"), then matched by isSecretName, which keeps only
+// its letters and digits (so spaces, a stray '%' and the "[]" of PHP-style
+// array names do not matter).
 func isSecretParam(raw string) bool {
-	name := strings.ToLower(unescapeLenient(raw))
-	name = strings.TrimFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	if secretParams[name] {
-		return true
-	}
-	for _, w := range secretParamWords {
-		if strings.Contains(name, w) {
-			return true
-		}
-	}
-	return false
+	return isSecretName(unescapeLenient(raw))
 }
 
 // unescapeLenient decodes a query component as url.QueryUnescape does
