@@ -158,7 +158,7 @@ func TestDashboardIsImportable(t *testing.T) {
 			}
 		}
 	}
-	for _, metric := range []string{"strangler_requests_total", "strangler_route_weight_ratio",
+	for _, metric := range []string{"strangler_requests_total", "strangler_route_weight_ratio", "strangler_route_moved",
 		"strangler_request_duration_seconds_bucket", "strangler_circuit_breaker_state", "strangler_upstream_healthy",
 		"strangler_fallbacks_total", "strangler_shadow_requests_total", "strangler_config_last_reload_successful",
 		"strangler_config_generation", "strangler_config_last_reload_success_timestamp_seconds",

@@ -85,8 +85,8 @@
 // back counts in the newest minute), so that TopRecent can
 // rank by what legacy serves now: a route fully moved stops feeding its
 // patterns, which sink once the window has passed. The Prometheus counter
-// stays a counter of everything since start; rate() gives recent traffic
-// there.
+// counts everything since the pattern entered the table; rate() gives
+// recent traffic there.
 //
 // The smallest count is found with a min-heap indexed by a map from pattern
 // to heap position: a request for a kept pattern is a map lookup and a
@@ -97,10 +97,13 @@
 //
 // Inventory is a prometheus.Collector (metrics.go) exporting
 // strangler_legacy_inventory_requests_total{pattern}, one series per pattern
-// currently kept. An evicted pattern's series disappears. A series never
-// goes down, even across an eviction: the smallest count in the table never
-// decreases, so a pattern that comes back starts above the value it had when
-// it was evicted.
+// currently kept. An evicted pattern's series disappears. Its value is the
+// exact count since the pattern (re)entered the table (Requests -
+// Overcount), not the estimate: a pattern that comes back inherits the
+// smallest count in the table, which may be far above the value it had
+// when it was evicted, and those inherited requests never happened. The
+// exact count starts again from the pattern's first request back, which
+// Prometheus reads as a counter reset.
 //
 // inventory imports no other internal package; the proxy calls Observe for
 // each request served by the legacy upstream and the admin listener serves

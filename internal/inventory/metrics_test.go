@@ -20,7 +20,7 @@ const metricName = "strangler_legacy_inventory_requests_total"
 // series per pattern.
 func exposition(requests map[string]int) string {
 	var b strings.Builder
-	b.WriteString(`# HELP strangler_legacy_inventory_requests_total Requests served by the legacy upstream, by path pattern (ids collapsed to {id}); at most --inventory-size patterns are kept, the least requested make room for new ones.
+	b.WriteString(`# HELP strangler_legacy_inventory_requests_total Requests served by the legacy upstream, by path pattern (ids collapsed to {id}), counted exactly since the pattern last entered the table; at most --inventory-size patterns are kept, the least requested make room for new ones.
 # TYPE strangler_legacy_inventory_requests_total counter
 `)
 	for _, p := range slices.Sorted(maps.Keys(requests)) {
@@ -58,10 +58,11 @@ func TestCollect(t *testing.T) {
 	}
 
 	// The table is full: "/about" takes the place of "/a/{id}", the least
-	// requested, and inherits its count. The evicted series is gone, the
-	// kept ones keep their values.
+	// requested, and inherits its count as an estimate; the metric exports
+	// its exact count, 1. The evicted series is gone, the kept ones keep
+	// their values.
 	inv.Observe("/about", "default")
-	after := exposition(map[string]int{"/about": 2, "/api/customers/{id}/invoices": 3, "/search/{id}": 2})
+	after := exposition(map[string]int{"/about": 1, "/api/customers/{id}/invoices": 3, "/search/{id}": 2})
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(after), metricName); err != nil {
 		t.Fatalf("after eviction: %v", err)
 	}

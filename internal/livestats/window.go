@@ -19,8 +19,22 @@ const (
 // ready to use; it is safe for concurrent use.
 type Series struct {
 	slots atomic.Pointer[[numSlots]slot] // allocated on the first record
-	born  atomic.Int64                   // unix nanoseconds of the first record
-	reset sync.Mutex                     // taken only to recycle a slot
+	// born is when the series began, in unix nanoseconds: set by Start, or
+	// else by the first record. Rates are averaged over the time since
+	// then while it is shorter than the window.
+	born  atomic.Int64
+	reset sync.Mutex // taken only to recycle a slot
+}
+
+// Start marks the series as existing from now, before any request. A
+// route's series start when the route is created, so that its rates are
+// averaged over the time the route has existed (at most the window), not
+// over the time since its first request: without Start, a single request
+// reads 1/s at once and 0.18/s five seconds later, however long the route
+// had been idle before it. Only the first call counts, and none after the
+// first record.
+func (s *Series) Start(now time.Time) {
+	s.born.CompareAndSwap(0, now.UnixNano())
 }
 
 // slot counts the requests of one SlotWidth of time.
@@ -69,7 +83,7 @@ func (s *Series) allocate(now time.Time) *[numSlots]slot {
 		return slots
 	}
 	slots := new([numSlots]slot)
-	s.born.Store(now.UnixNano())
+	s.Start(now)
 	s.slots.Store(slots)
 	return slots
 }
@@ -98,7 +112,8 @@ type Summary struct {
 	// Requests, Errors and Fallbacks are counts over Seconds.
 	Requests, Errors, Fallbacks uint64
 	// Seconds is the time the counts cover: the window, or less when the
-	// series is younger than the window.
+	// series began (see Series.Start) less than a window ago; at least 1
+	// once the series has begun, 0 before.
 	Seconds float64
 	latency [numBuckets]uint64
 }
@@ -106,11 +121,17 @@ type Summary struct {
 // Snapshot sums the slots of the window that ends at now.
 func (s *Series) Snapshot(now time.Time) Summary {
 	var sum Summary
+	born := s.born.Load()
+	if born == 0 {
+		return sum // not begun: nothing to cover
+	}
+	epoch := now.UnixNano() / int64(SlotWidth)
+	start := max((epoch-int64(numSlots)+1)*int64(SlotWidth), born)
+	sum.Seconds = max(float64(now.UnixNano()-start)/1e9, 1)
 	slots := s.slots.Load()
 	if slots == nil {
 		return sum
 	}
-	epoch := now.UnixNano() / int64(SlotWidth)
 	for i := range slots {
 		sl := &slots[i]
 		if e := sl.epoch.Load(); e > epoch || e <= epoch-int64(numSlots) {
@@ -123,9 +144,6 @@ func (s *Series) Snapshot(now time.Time) Summary {
 			sum.latency[b] += sl.latency[b].Load()
 		}
 	}
-	start := (epoch - int64(numSlots) + 1) * int64(SlotWidth)
-	start = max(start, s.born.Load())
-	sum.Seconds = max(float64(now.UnixNano()-start)/1e9, 1)
 	return sum
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"slices"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // Dashboard is the JSON document behind the built-in dashboard, served at
-// /api/dashboard and streamed at /api/dashboard/events: the cutover at a
+// /api/dashboard and streamed at /api/dashboard/events (there with the
+// inventory cut to its top StreamPatterns patterns): the cutover at a
 // glance over the last minute.
 type Dashboard struct {
 	// Time is when the snapshot was taken.
@@ -33,12 +35,17 @@ type Dashboard struct {
 type Headline struct {
 	// Requests is the number of requests in the window, on every route.
 	Requests uint64 `json:"requests"`
-	// RequestsPerSecond is Requests over the window.
+	// RequestsPerSecond is Requests over Seconds.
 	RequestsPerSecond float64 `json:"requests_per_second"`
+	// Seconds is the time Requests covers: the window, or less while
+	// every route is younger than the window (since the proxy started or
+	// the routes were added).
+	Seconds float64 `json:"seconds"`
 	// ExtractedShare is the share (0 to 1) of Requests that extracted
 	// services answered; null when there was no traffic.
 	ExtractedShare *float64 `json:"extracted_share"`
-	// RoutesMoved counts the routes fully moved: weight 100, every method.
+	// RoutesMoved counts the routes fully moved: weight 100, every method
+	// (as the metric strangler_route_moved).
 	RoutesMoved int `json:"routes_moved"`
 	// RoutesTotal counts the routes of routes.yaml.
 	RoutesTotal int `json:"routes_total"`
@@ -82,12 +89,20 @@ type SideView struct {
 	P99Seconds *float64 `json:"p99_seconds"`
 }
 
-// ShadowParity is how often a route's shadow copies agreed.
+// ShadowParity is how often a route's shadow copies agreed, and how many
+// could not be compared, since the process started (as ShadowStatus).
 type ShadowParity struct {
 	// Parity is match / (match + mismatch), null before any comparison.
 	Parity   *float64 `json:"parity"`
 	Match    uint64   `json:"match"`
 	Mismatch uint64   `json:"mismatch"`
+	// Error counts copies that failed, Dropped those the shadow queue had
+	// no room for, Skipped those not comparable (too large, fallen back or
+	// upgraded). When they outnumber the comparisons, parity says little:
+	// the page warns.
+	Error   uint64 `json:"error"`
+	Dropped uint64 `json:"dropped"`
+	Skipped uint64 `json:"skipped"`
 }
 
 // ConfigView is the state of routes.yaml.
@@ -106,14 +121,50 @@ type InventoryView struct {
 	// Limit is how many patterns are kept at most; 0 when the inventory is
 	// off.
 	Limit int `json:"limit"`
+	// Kept is how many patterns are kept now; Patterns may list fewer.
+	Kept int `json:"kept"`
+	// Requests is the number of requests legacy answered since the proxy
+	// started, evicted patterns' included: the sum of the kept patterns'
+	// Requests, which is exact because Space-Saving hands an evicted
+	// pattern's count on to the pattern that replaces it.
+	Requests uint64 `json:"requests"`
+	// Recent is the number of requests of the kept patterns over the
+	// recent window: the sum of every kept pattern's recent count.
+	Recent uint64 `json:"recent"`
 	// RecentWindowSeconds is the span each pattern's recent count covers
 	// (inventory.RecentWindow, 600).
 	RecentWindowSeconds float64 `json:"recent_window_seconds"`
 	// Patterns are ranked by requests over the recent window, most first,
 	// then by requests since the proxy started: a pattern legacy no longer
 	// serves, such as one of a route fully moved, sinks to the bottom once
-	// the window has passed. Each carries both counts.
+	// the window has passed. Each carries both counts. /api/dashboard
+	// lists every kept pattern; the event stream only the top
+	// StreamPatterns.
 	Patterns []inventory.Entry `json:"patterns"`
+}
+
+// StreamPatterns is how many inventory patterns each event of
+// /api/dashboard/events carries: with --inventory-size 10000 the whole
+// list is close to a megabyte a second per open page.
+const StreamPatterns = 100
+
+// serveDashboardEvents serves /api/dashboard/events: a DashboardEvent
+// snapshot at once and then every dashboardEvery, until the client goes
+// away or stop is closed.
+func (h *Handler) serveDashboardEvents(w http.ResponseWriter, req *http.Request, r *Reloader, stop <-chan struct{}) {
+	serveEvents(w, req, "dashboard", dashboardEvery, stop, func() any {
+		return h.DashboardEvent(r, time.Now())
+	})
+}
+
+// DashboardEvent returns the snapshot /api/dashboard/events sends:
+// Dashboard's, with the inventory cut to its top StreamPatterns patterns
+// (Kept, Requests and Recent still count them all).
+func (h *Handler) DashboardEvent(r *Reloader, now time.Time) Dashboard {
+	d := h.Dashboard(r, now)
+	p := d.Inventory.Patterns
+	d.Inventory.Patterns = p[:min(len(p), StreamPatterns)]
+	return d
 }
 
 // Dashboard returns the dashboard's snapshot at now; r, when not nil,
@@ -132,8 +183,7 @@ func (h *Handler) Dashboard(r *Reloader, now time.Time) Dashboard {
 		}
 	}
 	if h.inventory != nil {
-		d.Inventory = InventoryView{Limit: h.inventory.Limit(),
-			RecentWindowSeconds: inventory.RecentWindow.Seconds(), Patterns: h.inventory.TopRecent(0)}
+		d.Inventory = inventoryView(h.inventory)
 	}
 	g := h.cur.Load()
 	if g == nil {
@@ -163,6 +213,7 @@ func (h *Handler) Dashboard(r *Reloader, now time.Time) Dashboard {
 	}
 	d.Headline.Requests = all.Requests
 	d.Headline.RequestsPerSecond = all.Rate()
+	d.Headline.Seconds = all.Seconds
 	if all.Requests > 0 {
 		d.Headline.ExtractedShare = ptr(float64(extracted.Requests) / float64(all.Requests))
 	}
@@ -192,9 +243,22 @@ func (h *Handler) routeView(g *generation, rt *routing.Route, now time.Time) (Ro
 	}
 	if sr := rf.shadow; sr != nil {
 		st := newShadowStatus(sr)
-		v.Shadow = &ShadowParity{Parity: st.Parity, Match: st.Match, Mismatch: st.Mismatch}
+		v.Shadow = &ShadowParity{Parity: st.Parity, Match: st.Match, Mismatch: st.Mismatch,
+			Error: st.Error, Dropped: st.Dropped, Skipped: st.Skipped}
 	}
 	return v, legacy, ext
+}
+
+// inventoryView lists every kept pattern of inv, ranked, with the totals.
+func inventoryView(inv *inventory.Inventory) InventoryView {
+	v := InventoryView{Limit: inv.Limit(), RecentWindowSeconds: inventory.RecentWindow.Seconds(),
+		Patterns: inv.TopRecent(0)}
+	v.Kept = len(v.Patterns)
+	for _, e := range v.Patterns {
+		v.Requests += e.Requests
+		v.Recent += e.Recent
+	}
+	return v
 }
 
 func upstreamHealth(s resilience.UpstreamStatus) (breaker string, healthy, total int) {

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"time"
+
 	"github.com/strangler-proxy/strangler/internal/livestats"
 	"github.com/strangler-proxy/strangler/internal/routing"
 )
@@ -17,11 +19,15 @@ type routeLive struct {
 type liveStats map[string]*routeLive
 
 // of returns the figures of the route called name, creating them on first
-// use.
+// use: a new route's series begin now, so that its rates cover the time
+// it has existed.
 func (l liveStats) of(name string) *routeLive {
 	rl := l[name]
 	if rl == nil {
 		rl = new(routeLive)
+		now := time.Now()
+		rl.legacy.Start(now)
+		rl.extracted.Start(now)
 		l[name] = rl
 	}
 	return rl

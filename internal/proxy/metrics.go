@@ -17,6 +17,7 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	weight     *prometheus.GaugeVec
+	moved      *prometheus.GaugeVec
 	fallbacks  *prometheus.CounterVec
 	shadows    *prometheus.CounterVec
 	refused    *prometheus.CounterVec
@@ -26,9 +27,21 @@ type metrics struct {
 	generation prometheus.Gauge
 }
 
-// durationBuckets span a fast cached answer (0.5 ms) to the default
-// upstream timeout (30 s).
-var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+// durationBuckets span a fast cached answer (1 ms) to the default upstream
+// timeout (30 s) in steps of 1.33 to 1.67 times (1, 1.5, 2, 3, 5, 7.5 per
+// decade). histogram_quantile interpolates linearly inside the bucket that
+// holds a quantile, so it reads 120 ms as between 100 and 150 ms (with
+// buckets at .1 and .25 it read 175 ms), and 110 ms and 240 ms fall in
+// different buckets. That is 28 buckets, so 31 series per route and side
+// with +Inf, _sum and _count: (2 × routes + 1) × 31 in all, the catch-all
+// having one side.
+var durationBuckets = []float64{
+	.001, .0015, .002, .003, .005, .0075,
+	.01, .015, .02, .03, .05, .075,
+	.1, .15, .2, .3, .5, .75,
+	1, 1.5, 2, 3, 5, 7.5,
+	10, 15, 20, 30,
+}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
@@ -46,6 +59,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strangler_route_weight_ratio",
 			Help: "Configured share (0 to 1) of a route's requests sent to its extracted service.",
 		}, []string{"route", "service"}),
+		moved: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strangler_route_moved",
+			Help: "1 when a route is fully moved (weight 100 and every method: no methods list), else 0; the built-in dashboard's routes fully moved counts the same.",
+		}, []string{"route"}),
 		fallbacks: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_fallbacks_total",
 			Help: "Requests a route's extracted service could not take that legacy served instead, by route and reason.",
@@ -56,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"route", "result"}),
 		refused: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_refused_requests_total",
-			Help: "Requests strangler turned away itself, by reason: bad_path (400), body_too_large (413), uri_too_long (414), not_ready (503, no table yet), all before any upstream saw them; body_too_slow (408, a body sent below the minimum data rate, its upstream request aborted).",
+			Help: "Requests strangler turned away itself, by reason: bad_path (400), body_too_large (413), uri_too_long (414), not_ready (503, no table yet), method_not_supported (501, CONNECT), all before any upstream saw them; body_too_slow (408, a body sent below the minimum data rate, its upstream request aborted).",
 		}, []string{"reason"}),
 		reloads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_config_reloads_total",
@@ -80,7 +97,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, result := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(result)
 	}
-	for _, r := range []errorReply{replyBadPath, replyBodyTooLarge, replyURITooLong, replyNotReady, replyBodyTooSlow} {
+	for _, r := range []errorReply{replyBadPath, replyBodyTooLarge, replyURITooLong, replyNotReady, replyBodyTooSlow, replyMethodNotSupported} {
 		m.refused.WithLabelValues(r.reason)
 	}
 	return m
@@ -88,46 +105,78 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // forgetRoutes removes every series of the routes of old that t no longer
 // has, so that renaming routes over many reloads cannot grow the label
-// sets without bound.
+// sets without bound. Of a route that t keeps, it removes the request and
+// latency series of an upstream the route no longer uses (its service, or
+// the legacy upstream, changed), which would otherwise stay frozen.
 func (m *metrics) forgetRoutes(t *routing.Table, old *routing.Table) {
 	if old == nil {
 		return
 	}
-	live := make(map[string]bool, len(t.Routes))
+	live := make(map[string]*routing.Route, len(t.Routes))
 	for _, r := range t.Routes {
-		live[r.Name] = true
+		live[r.Name] = r
 	}
 	for _, r := range old.Routes {
-		if live[r.Name] {
+		now := live[r.Name]
+		if now == nil {
+			l := prometheus.Labels{"route": r.Name}
+			m.requests.DeletePartialMatch(l)
+			m.duration.DeletePartialMatch(l)
+			m.fallbacks.DeletePartialMatch(l)
+			m.shadows.DeletePartialMatch(l)
 			continue
 		}
-		l := prometheus.Labels{"route": r.Name}
-		m.requests.DeletePartialMatch(l)
-		m.duration.DeletePartialMatch(l)
-		m.fallbacks.DeletePartialMatch(l)
-		m.shadows.DeletePartialMatch(l)
+		if old.Legacy != t.Legacy {
+			m.forgetSide(r.Name, routing.Legacy, old.Legacy)
+		}
+		if !r.IsDefault() && r.Service != now.Service {
+			m.forgetSide(r.Name, routing.Extracted, r.Service)
+		}
 	}
 }
 
-// setWeights publishes the configured weights of t and removes the series
-// of routes that no longer exist.
+// forgetSide removes the request and latency series of one route, side
+// and upstream.
+func (m *metrics) forgetSide(route string, side routing.Side, upstream string) {
+	l := prometheus.Labels{"route": route, "side": side.String(), "upstream": upstream}
+	m.requests.DeletePartialMatch(l)
+	m.duration.Delete(l)
+}
+
+// setWeights publishes the configured weights of t, and whether each route
+// is fully moved, and removes the series of routes that no longer exist.
 func (m *metrics) setWeights(t *routing.Table, old *routing.Table) {
-	live := make(map[string]bool, len(t.Routes))
+	live := make(map[string]string, len(t.Routes)) // route name -> service
 	for _, r := range t.Routes {
 		if r.IsDefault() {
 			continue
 		}
-		live[r.Name+"\x00"+r.Service] = true
+		live[r.Name] = r.Service
 		m.weight.WithLabelValues(r.Name, r.Service).Set(r.Weight / 100)
+		m.moved.WithLabelValues(r.Name).Set(boolValue(moved(r)))
 	}
 	if old == nil {
 		return
 	}
 	for _, r := range old.Routes {
-		if !r.IsDefault() && !live[r.Name+"\x00"+r.Service] {
+		if r.IsDefault() {
+			continue
+		}
+		service, kept := live[r.Name]
+		if !kept || service != r.Service {
 			m.weight.DeleteLabelValues(r.Name, r.Service)
 		}
+		if !kept {
+			m.moved.DeleteLabelValues(r.Name)
+		}
 	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // sideMetrics are the metric children of one route and side, resolved when

@@ -178,15 +178,37 @@
       const sh = r.shadow;
       if (!sh) {
         setText(this.shadow, DASH, { na: true });
+        delete this.shadow.dataset.failing;
         return;
       }
-      const link = el('a', { href: `api/shadow/${encodeURIComponent(r.name)}`, text: missing(sh.parity) ? 'none yet' : pct(sh.parity) });
-      link.title = `${count(sh.match)} matched, ${count(sh.mismatch)} differed: open the recent differences`;
-      const detail = el('div', { class: 'detail', text: `${count(sh.match)} same · ${count(sh.mismatch)} diff` });
+      const { failing, problems } = shadowProblems(sh);
+      let text = missing(sh.parity) ? 'none yet' : pct(sh.parity);
+      if (missing(sh.parity) && problems.length) text = 'not compared';
+      const link = el('a', { href: `api/shadow/${encodeURIComponent(r.name)}`, text });
+      link.title = `${count(sh.match)} matched, ${count(sh.mismatch)} differed, ${count(sh.error || 0)} failed, ` +
+        `${count(sh.dropped || 0)} dropped (queue full), ${count(sh.skipped || 0)} not comparable: open the recent differences`;
+      const out = [link, el('div', { class: 'detail', text: `${count(sh.match)} same · ${count(sh.mismatch)} diff` })];
+      if (problems.length) out.push(el('div', { class: `detail${failing ? ' problems' : ''}`, 'data-field': 'shadow-problems', text: problems.join(' · ') }));
       this.shadow.classList.remove('na');
-      this.shadow.classList.toggle('warn', sh.mismatch > 0);
-      this.shadow.replaceChildren(link, detail);
+      this.shadow.classList.toggle('warn', sh.mismatch > 0 || failing);
+      this.shadow.dataset.failing = String(failing);
+      this.shadow.replaceChildren(...out);
     }
+  }
+
+  // shadowProblems lists a route's shadow copies that were not compared
+  // (failed, dropped, not comparable), and says whether they outnumber the
+  // comparisons: parity then says little about the service.
+  function shadowProblems(sh) {
+    const error = sh.error || 0;
+    const dropped = sh.dropped || 0;
+    const skipped = sh.skipped || 0;
+    const problems = [];
+    if (error > 0) problems.push(`${count(error)} failed`);
+    if (dropped > 0) problems.push(`${count(dropped)} dropped`);
+    if (skipped > 0) problems.push(`${count(skipped)} skipped`);
+    const failing = error + dropped + skipped > (sh.match || 0) + (sh.mismatch || 0);
+    return { failing, problems };
   }
 
   // routeCell returns the contents of a route's first cell: name, prefix,
@@ -269,14 +291,19 @@
 
   // --- inventory ---
 
+  // INVENTORY_ROWS bounds the rows shown: the stream sends the top 100,
+  // api/dashboard (when polling) every kept pattern, up to 10000.
+  const INVENTORY_ROWS = 100;
   const inventoryRows = new Map();
 
   function renderInventory(inv) {
     const body = $('inventory-body');
     // Patterns come ranked by requests over the recent window, then by
     // total: what legacy serves now first.
-    const patterns = (inv && inv.patterns) || [];
-    const totalRecent = patterns.reduce((n, p) => n + (p.recent || 0), 0);
+    const patterns = ((inv && inv.patterns) || []).slice(0, INVENTORY_ROWS);
+    // Shares are of every kept pattern's recent requests, not only of the
+    // rows shown.
+    const totalRecent = inv && !missing(inv.recent) ? inv.recent : patterns.reduce((n, p) => n + (p.recent || 0), 0);
     const windowSeconds = inv ? inv.recent_window_seconds : 0;
     if (windowSeconds > 0) setText($('inventory-recent-head'), `Last ${Math.round(windowSeconds / 60)} min`);
     const seen = new Set();
@@ -316,20 +343,23 @@
       body.append(el('tr', { class: 'placeholder' }, el('td', { colspan: '6', text: 'no legacy traffic yet' })));
     }
     const limit = inv ? inv.limit : 0;
-    const bound = limit > 0 ? `top ${patterns.length} of at most ${count(limit)} patterns kept` : 'the inventory is off';
-    setText($('inventory-bound'), bound, { warn: limit > 0 && patterns.length >= limit });
+    const kept = inv && !missing(inv.kept) ? inv.kept : patterns.length;
+    const bound = limit > 0 ? `top ${patterns.length} of ${count(kept)} patterns kept (at most ${count(limit)})` : 'the inventory is off';
+    setText($('inventory-bound'), bound, { warn: limit > 0 && kept >= limit });
   }
 
   // --- headline and config ---
 
   function renderHeadline(h, windowSeconds) {
+    // The figures cover the window, or less while the routes are younger.
+    const seconds = missing(h.seconds) || h.seconds <= 0 ? windowSeconds : Math.round(h.seconds);
     const share = h.extracted_share;
     setText($('headline-share'), pct(share));
     setBar($('headline-share-bar'), share);
-    setText($('headline-share-sub'), missing(share) ? `no traffic in the last ${windowSeconds} s` : `of all requests in the last ${windowSeconds} s`);
+    setText($('headline-share-sub'), missing(share) ? `no traffic in the last ${seconds} s` : `of all requests in the last ${seconds} s`);
     setText($('headline-moved'), `${h.routes_moved} of ${h.routes_total}`);
     setText($('headline-rps'), rate(h.requests_per_second));
-    setText($('headline-requests'), `${count(h.requests)} requests in the last ${windowSeconds} s`);
+    setText($('headline-requests'), `${count(h.requests)} requests in the last ${seconds} s`);
     document.title = `${pct(share)} extracted · strangler`;
   }
 
