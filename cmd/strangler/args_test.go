@@ -98,6 +98,8 @@ func TestFlagValuesOutOfRange(t *testing.T) {
 		{"--access-log-sample", "0", true}, {"--access-log-sample", "1.5", true}, {"--access-log-sample", "1", false},
 		{"--read-header-timeout", "-1s", true}, {"--read-header-timeout", "1s", false},
 		{"--shutdown-timeout", "-1s", true}, {"--max-header-bytes", "-1", true}, {"--max-header-bytes", "4096", false},
+		{"--reload-debounce", "-5s", true}, {"--reload-debounce", "0s", false},
+		{"--write-timeout", "-1s", false}, {"--write-timeout", "1s", false},
 	} {
 		var stdout, stderr bytes.Buffer
 		args := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config", missing, tc.flag, tc.value}

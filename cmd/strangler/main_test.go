@@ -186,16 +186,25 @@ func TestServeReloadsOnEditAndStops(t *testing.T) {
 	}
 }
 
+// TestServeRefusesInvalidConfigAtStart checks that a config refused at
+// start is printed for a person: a heading naming the file, then each
+// problem on its own line as file:line: message, as validate prints them.
 func TestServeRefusesInvalidConfigAtStart(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "routes.yaml")
-	writeConfig(t, cfg, "legacy: monolith\n")
+	writeConfig(t, cfg, "legacy: monolith\nupstreams:\n  monolith: {url: \"ftp://x\"}\nroutes:\n  - {prefix: api, service: monolith}\n")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, &stdout, &stderr)
 	if code != exitError {
 		t.Fatalf("exit code = %d, want %d", code, exitError)
 	}
-	if !strings.Contains(stderr.String(), "routes.yaml:1") {
-		t.Fatalf("stderr does not name the line:\n%s", &stderr)
+	for _, want := range []string{
+		"strangler serve: " + cfg + " is not valid; nothing to serve until it is:\n",
+		"\n  " + cfg + ":3: ",
+		"\n  " + cfg + ":5: ",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, &stderr)
+		}
 	}
 }
 

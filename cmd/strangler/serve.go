@@ -46,6 +46,7 @@ type proxyOptions struct {
 	maxURIBytes       int
 	readHeaderTimeout time.Duration
 	bodyReadTimeout   time.Duration
+	writeTimeout      time.Duration
 	bodyMinRate       int64 // bytes per second; 0 turns the minimum off, as the flag does
 	bodyMinRateGrace  time.Duration
 }
@@ -67,6 +68,7 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.IntVar(&o.maxURIBytes, "max-uri-bytes", proxy.DefaultMaxURIBytes, "longest request target (path and query) a client may send; longer get 414; negative: no limit")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "how long a client may take to send its request headers")
 	fs.DurationVar(&o.bodyReadTimeout, "body-read-timeout", proxy.DefaultBodyReadTimeout, "how long a request body may stay silent before the request is cut off with 408; negative: no timeout")
+	fs.DurationVar(&o.writeTimeout, "write-timeout", proxy.DefaultWriteTimeout, "how long one write of an answer to a client may block before the client is cut off (a client that stops reading); each write gets a fresh deadline, so long streams are not cut; negative: no timeout")
 	fs.Int64Var(&o.bodyMinRate, "body-min-rate", proxy.DefaultBodyMinRate, "slowest average rate, in bytes per second, at which a client may send a request body once --body-min-rate-grace is over; slower bodies are cut off with 408; 0: no minimum")
 	fs.DurationVar(&o.bodyMinRateGrace, "body-min-rate-grace", proxy.DefaultBodyMinRateGrace, "how long a request body is read before --body-min-rate applies")
 	fs.IntVar(&o.inventorySize, "inventory-size", inventory.DefaultLimit,
@@ -92,6 +94,9 @@ func (o *proxyOptions) check() error {
 		// net/http sets no deadline for a negative one: slow-header
 		// clients would never be cut off.
 		return fmt.Errorf("--read-header-timeout %s: want a positive duration (0: the default, %s)", o.readHeaderTimeout, defaultReadHeaderTimeout)
+	}
+	if o.debounce < 0 {
+		return fmt.Errorf("--reload-debounce %s: want a duration of 0 or more (0: the default, %s)", o.debounce, routing.DefaultDebounce)
 	}
 	if o.shutdownTimeout < 0 || o.shutdownDelay < 0 {
 		return fmt.Errorf("--shutdown-timeout %s, --shutdown-delay %s: want durations of 0 or more", o.shutdownTimeout, o.shutdownDelay)
@@ -133,11 +138,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if err := runProxy(ctx, *o, log, nil); err != nil {
+		var invalid *invalidConfigError
+		if errors.As(err, &invalid) {
+			// Read by a person at a terminal or in a pod's events: one
+			// problem per line, as validate prints them.
+			fmt.Fprintf(stderr, "strangler serve: %s is not valid; nothing to serve until it is:\n", invalid.path)
+			for _, e := range unjoin(invalid.err) {
+				fmt.Fprintln(stderr, "  "+e.Error())
+			}
+			return exitError
+		}
 		log.Error("strangler stopped", "error", err)
 		return exitError
 	}
 	return exitOK
 }
+
+// invalidConfigError is the config file refused at start: with no table
+// there is nothing to serve.
+type invalidConfigError struct {
+	path string
+	err  error
+}
+
+func (e *invalidConfigError) Error() string { return fmt.Sprintf("load %s: %v", e.path, e.err) }
+func (e *invalidConfigError) Unwrap() error { return e.err }
 
 // runProxy loads the config, starts the proxy and admin listeners, reloads
 // on file changes and SIGHUP, and blocks until ctx ends; then it stops
@@ -164,12 +189,12 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 	defer closeAccess()
 	handler := proxy.New(proxy.Options{Logger: log, Registerer: reg, AccessLog: access,
 		InventorySize: cmp.Or(o.inventorySize, -1), TrustedProxies: o.trustedProxies,
-		MaxURIBytes: o.maxURIBytes, BodyReadTimeout: o.bodyReadTimeout,
+		MaxURIBytes: o.maxURIBytes, BodyReadTimeout: o.bodyReadTimeout, WriteTimeout: o.writeTimeout,
 		BodyMinRate: cmp.Or(o.bodyMinRate, -1), BodyMinRateGrace: o.bodyMinRateGrace})
 	defer handler.Close()
 	reloader := proxy.NewReloader(o.config, handler, log)
 	if err := reloader.Reload(); err != nil {
-		return fmt.Errorf("load %s: %w", o.config, err)
+		return &invalidConfigError{path: o.config, err: err}
 	}
 
 	proxyLn, err := net.Listen("tcp", o.listen)
@@ -182,9 +207,12 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		return fmt.Errorf("--admin %s: %w", o.admin, err)
 	}
 	proxySrv := o.server(handler, log)
+	// Fresh at the start of every request; the handler moves it on with
+	// each write (proxy.Options.WriteTimeout).
+	proxySrv.WriteTimeout = max(cmp.Or(o.writeTimeout, proxy.DefaultWriteTimeout), 0)
 	stopStreams := make(chan struct{})
 	adminSrv := o.server(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg,
-		Stop: stopStreams, Token: token}), log)
+		Stop: stopStreams, Token: token, LocalHostsOnly: isLoopbackAddr(adminLn.Addr())}), log)
 	adminSrv.RegisterOnShutdown(func() { close(stopStreams) })
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -299,7 +327,8 @@ const defaultReadHeaderTimeout = 10 * time.Second
 
 // newServer returns an http.Server with timeouts for a public listener.
 // There is no write timeout: responses may stream for as long as the
-// upstream sends.
+// upstream sends (the proxy listener's is a deadline per write, see
+// runProxy).
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
@@ -318,6 +347,13 @@ func (o proxyOptions) server(h http.Handler, log *slog.Logger) *http.Server {
 	srv.MaxHeaderBytes = cmp.Or(o.maxHeaderBytes, srv.MaxHeaderBytes)
 	srv.ReadHeaderTimeout = cmp.Or(o.readHeaderTimeout, srv.ReadHeaderTimeout)
 	return srv
+}
+
+// isLoopbackAddr reports whether a listener's address is on the loopback
+// interface.
+func isLoopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // serveOn serves srv on ln until Shutdown.

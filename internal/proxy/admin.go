@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -29,6 +32,14 @@ type AdminOptions struct {
 	// /readyz and the dashboard page itself, which holds no data, stay
 	// open.
 	Token string
+	// LocalHostsOnly refuses, with 403, requests whose Host is neither an
+	// IP address nor localhost (or a name under .localhost). Set it when
+	// the listener is bound to loopback: a web page the operator opens
+	// could otherwise point a name of its own at 127.0.0.1 (DNS
+	// rebinding) and read the status and the shadow mismatches from the
+	// operator's browser. A listener on another interface is reached by
+	// name (a Prometheus scraping strangler:9090), so it is not checked.
+	LocalHostsOnly bool
 }
 
 // NewAdmin returns the handler of the admin listener: the dashboard at /,
@@ -41,6 +52,9 @@ func NewAdmin(o AdminOptions) http.Handler {
 		o.Gatherer = prometheus.DefaultGatherer
 	}
 	r := mux.NewRouter().SkipClean(true) // /api/shadow//api/orders names the route "/api/orders"
+	if o.LocalHostsOnly {
+		r.Use(requireLocalHost)
+	}
 	if o.Token != "" {
 		r.Use(requireToken(o.Token))
 	}
@@ -66,9 +80,7 @@ func NewAdmin(o AdminOptions) http.Handler {
 		writeJSON(w, http.StatusOK, o.Handler.Dashboard(o.Reloader, time.Now()))
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/api/dashboard/events", func(w http.ResponseWriter, req *http.Request) {
-		serveEvents(w, req, "dashboard", dashboardEvery, o.Stop, func() any {
-			return o.Handler.Dashboard(o.Reloader, time.Now())
-		})
+		o.Handler.serveDashboardEvents(w, req, o.Reloader, o.Stop)
 	}).Methods(http.MethodGet)
 	// Route names may hold slashes (a name defaults to the prefix), so the
 	// rest of the path is the name; the leading slash is optional.
@@ -94,6 +106,32 @@ func NewAdmin(o AdminOptions) http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 	})
 	return r
+}
+
+// requireLocalHost refuses requests whose Host is a name other than
+// localhost: see AdminOptions.LocalHostsOnly.
+func requireLocalHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isLocalHost(r.Host) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "host not allowed: reach the admin listener by IP address or localhost"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isLocalHost reports whether host (a Host header, with or without a
+// port) is an IP address, localhost, or a name under .localhost, which
+// resolvers keep on the loopback interface (RFC 6761).
+func isLocalHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

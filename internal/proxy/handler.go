@@ -56,6 +56,16 @@ type Options struct {
 	// --body-min-rate-grace that is not positive rather than read it as
 	// the default). To turn the minimum off, set BodyMinRate negative.
 	BodyMinRateGrace time.Duration
+	// WriteTimeout bounds how long one write of an answer to the client
+	// may block: a client that stops reading (or reads slower than a few
+	// hundred bytes per second) is cut off, and the upstream connection
+	// and bulkhead slot it held are freed. The deadline moves with every
+	// write, so streams of any length and quiet server-sent events are not
+	// affected. Zero means DefaultWriteTimeout; negative means no bound.
+	// The server should set http.Server.WriteTimeout to the same value, so
+	// that the deadline is fresh at the start of every request on a
+	// keep-alive connection (serve does).
+	WriteTimeout time.Duration
 }
 
 // Handler is the proxy's http.Handler. Until the first table is applied it
@@ -74,6 +84,7 @@ type Handler struct {
 	trusted   trustedProxies
 	maxURI    int           // 0: no limit
 	bodyIdle  time.Duration // 0: no body read timeout
+	writeIdle time.Duration // 0: no write timeout
 
 	bodyMinRate      int64              // bytes per second; 0: no minimum
 	bodyMinRateGrace time.Duration      // before bodyMinRate applies
@@ -109,6 +120,7 @@ func New(o Options) *Handler {
 		trusted:   trustedProxies(o.TrustedProxies),
 		maxURI:    max(cmp.Or(o.MaxURIBytes, DefaultMaxURIBytes), 0),
 		bodyIdle:  max(cmp.Or(o.BodyReadTimeout, DefaultBodyReadTimeout), 0),
+		writeIdle: max(cmp.Or(o.WriteTimeout, DefaultWriteTimeout), 0),
 
 		bodyMinRate:      max(cmp.Or(o.BodyMinRate, DefaultBodyMinRate), 0),
 		bodyMinRateGrace: DefaultBodyMinRateGrace,
@@ -206,6 +218,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, replyNotReady, id, traceID, start, nil)
 		return
 	}
+	if r.Method == http.MethodConnect {
+		// A tunnel to wherever the client names is not a reverse proxy's
+		// to open, and no upstream could take it: refused here, so that it
+		// never counts as an upstream's failure.
+		h.refuse(w, r, replyMethodNotSupported, id, traceID, start, nil)
+		return
+	}
 	clean, rewritten, err := routing.CleanPath(r.URL)
 	if err != nil || dotSegmentWithParams(clean) {
 		h.refuse(w, r, replyBadPath, id, traceID, start, nil)
@@ -225,7 +244,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if release != nil {
 		defer release()
 	}
-	rec := &recorder{ResponseWriter: w, served: f, in: r, tunnels: h.tunnels}
+	rec := &recorder{ResponseWriter: w, served: f, in: r, tunnels: h.tunnels, writeIdle: h.writeIdle}
 	var shadowing *shadowCapture
 	if rf.shadow != nil && rf.shadow.cfg.Wants(r) {
 		shadowing = rf.shadow.begin(r, f.trusted)
@@ -300,6 +319,9 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, reply errorRepl
 	}
 	writeError(w, reply, id)
 }
+
+// replyMethodNotSupported answers CONNECT.
+var replyMethodNotSupported = errorReply{http.StatusNotImplemented, "method not supported", "", "method_not_supported"}
 
 // maxLoggedPath bounds the path of a refused request in the access log: a
 // target refused for its length must not make a megabyte log line.

@@ -157,17 +157,23 @@ func TestRequestIDListedInConnection(t *testing.T) {
 // upstream, on a GET or on a POST with a body, whether or not the peer is
 // a trusted proxy; other headers with underscores pass. The headers from
 // which Rack and others learn that the client used https (X-Forwarded-Ssl,
-// X-Forwarded-Scheme, Front-End-Https, X-Url-Scheme) pass from a trusted
-// proxy only.
+// X-Forwarded-Scheme, Front-End-Https, X-Url-Scheme), the client's address
+// (True-Client-IP, X-Client-IP, ...) or the original URL (X-Original-URL,
+// X-Rewrite-URL) pass from a trusted proxy only.
 func TestUnderscoreForwardingHeaders(t *testing.T) {
 	forged := []string{
 		"X_forwarded_for: 6.6.6.6", "X-Real_ip: 6.6.6.6", "X_forwarded_proto: https",
 		"X-Forwarded_host: evil.example", "x_forwarded_port: 443", "X_FORWARDED_PREFIX: /admin",
 		"X_Request_Id: forged-id", "X-Strangler_Shadow: 1", "x_strangler_route: forged",
 		"X_Forwarded_Ssl: on", "x-forwarded_scheme: https", "Front_End_Https: on", "X_URL_SCHEME: https",
+		"X_Client_IP: 6.6.6.6", "True_Client_Ip: 6.6.6.6", "X_ORIGINAL_URL: /admin",
 	}
 	scheme := map[string]string{
 		"X-Forwarded-Ssl": "on", "X-Forwarded-Scheme": "https", "Front-End-Https": "on", "X-Url-Scheme": "https",
+		"True-Client-Ip": "6.6.6.6", "X-Client-Ip": "6.6.6.6", "Client-Ip": "6.6.6.6", "X-Cluster-Client-Ip": "6.6.6.6",
+		"Cf-Connecting-Ip": "6.6.6.6", "Fastly-Client-Ip": "6.6.6.6", "X-Original-Forwarded-For": "6.6.6.6",
+		"X-Forwarded": "for=6.6.6.6", "Forwarded-For": "6.6.6.6", "X-Forwarded-Server": "evil.example",
+		"X-Original-Url": "/admin", "X-Rewrite-Url": "/admin",
 	}
 	for _, tc := range []struct {
 		name    string

@@ -802,3 +802,18 @@ func TestClientHangsUp(t *testing.T) {
 		return nil
 	})
 }
+
+// TestConnectRefused checks that a CONNECT request is refused with 501 by
+// the proxy itself: no upstream sees it, and it counts as refused, never
+// as an upstream's 5xx.
+func TestConnectRefused(t *testing.T) {
+	hs := newMainHarness(t)
+	res, body := rawRequest(t, hs.front.Listener.Addr().String(), http.MethodConnect, "/api/orders/1")
+	checkErrorReply(t, res, body, http.StatusNotImplemented)
+	for name, b := range hs.backends {
+		if n := len(b.requests()); n != 0 {
+			t.Errorf("%s received %d requests, want none", name, n)
+		}
+	}
+	waitMetric(t, hs.reg, "strangler_refused_requests_total", map[string]string{"reason": "method_not_supported"}, 1)
+}

@@ -19,6 +19,9 @@ const (
 	// DefaultBodyReadTimeout is how long a request body may stay silent
 	// before the request is cut off with 408.
 	DefaultBodyReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout is how long one write of an answer to a client
+	// may block before the client is cut off (nginx's send_timeout).
+	DefaultWriteTimeout = 60 * time.Second
 	// DefaultBodyMinRate is the slowest average rate, in bytes per second,
 	// at which a client may send a request body once its grace period is
 	// over; slower bodies are cut off with 408. It is Kestrel's (and so

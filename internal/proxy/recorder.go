@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"time"
 )
 
 // recorder remembers the status code of a response for metrics. It passes
@@ -26,10 +27,43 @@ type recorder struct {
 	// in tunnels until the handler returns.
 	hijacked net.Conn
 	tunnels  *tunnels
+
+	// writeIdle bounds how long one write to the client may block: a
+	// client that stops reading is cut off (nginx's send_timeout). Zero:
+	// no bound. writeBy is the write deadline last set.
+	writeIdle time.Duration
+	writeBy   time.Time
 }
 
-// WriteHeader records the first final (non-1xx) status code.
+// extendWriteDeadline moves the connection's write deadline to writeIdle
+// from now before something is written, so that the bound applies to each
+// write, not to the whole answer: a stream may run for hours, and a quiet
+// one may wait longer than writeIdle between two writes. The deadline is
+// moved only once a quarter of it is used up, so that an answer written in
+// many small pieces does not reset it for each.
+func (r *recorder) extendWriteDeadline() {
+	if r.writeIdle <= 0 {
+		return
+	}
+	now := time.Now()
+	if r.writeBy.Sub(now) > r.writeIdle-r.writeIdle/4 {
+		return
+	}
+	r.writeBy = now.Add(r.writeIdle)
+	_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(r.writeBy)
+}
+
+// WriteHeader records the first final (non-1xx) status code. A final
+// answer without a Content-Type goes out without one: net/http would
+// otherwise sniff the body and add one (text/html for an upstream's
+// untyped answer that starts with a tag), which the upstream never said.
 func (r *recorder) WriteHeader(code int) {
+	r.extendWriteDeadline()
+	if h := r.Header(); code >= 200 {
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = nil
+		}
+	}
 	if r.code == 0 && code >= 200 {
 		r.code = code
 		if r.tee != nil {
@@ -47,6 +81,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if r.tee != nil {
 		r.tee.write(b)
 	}
+	r.extendWriteDeadline()
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
 	return n, err
@@ -54,6 +89,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // Flush sends buffered data to the client, as server-sent events need.
 func (r *recorder) Flush() {
+	r.extendWriteDeadline()
 	_ = http.NewResponseController(r.ResponseWriter).Flush()
 }
 
@@ -66,6 +102,11 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	if r.code == 0 {
 		r.code = http.StatusSwitchingProtocols
+	}
+	if r.writeIdle > 0 {
+		// The tunnel's traffic is the two peers'; a quiet WebSocket must
+		// not find a stale deadline when it next writes.
+		_ = c.SetWriteDeadline(time.Time{})
 	}
 	r.hijacked = c
 	r.tunnels.add(c)

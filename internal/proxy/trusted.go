@@ -12,8 +12,9 @@ import (
 // load balancers or CDNs in front of strangler. From any other peer,
 // X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Port,
 // X-Forwarded-Prefix, Forwarded and X-Real-IP are replaced or dropped, and
-// so are the other headers that tell an application the client used
-// https (schemeHeaders), because a client can write anything in them.
+// so are the other headers through which applications learn the client's
+// scheme, address or original URL (isPeerHeader), because a client can
+// write anything in them.
 type trustedProxies []netip.Prefix
 
 // ParseTrustedProxies parses a comma-separated list of CIDRs and IP
@@ -87,20 +88,41 @@ func (t trustedProxies) setForwarding(pr *httputil.ProxyRequest) {
 	delete(h, "X-Real-Ip")
 	delete(h, "X-Forwarded-Port")
 	delete(h, "X-Forwarded-Prefix")
-	for _, k := range schemeHeaders {
-		delete(h, k)
+	for k := range h {
+		if isPeerHeader(k) {
+			delete(h, k)
+		}
 	}
 }
 
-// schemeHeaders are the headers besides X-Forwarded-Proto and Forwarded
-// from which applications learn that the client spoke https, in canonical
-// form: Rack (and so Rails and Sinatra) reads all four, Symfony, Laravel
-// and others some. From a peer that is not a trusted proxy, a client
-// sending "X-Forwarded-Ssl: on" would pass a plain http request off as
-// https to the legacy app (secure cookies, HSTS and redirect checks).
-// Strangler sets none of them: from a trusted proxy they pass as it wrote
-// them.
-var schemeHeaders = [...]string{"X-Forwarded-Ssl", "X-Forwarded-Scheme", "Front-End-Https", "X-Url-Scheme"}
+// The peer headers are the headers, besides X-Forwarded-For/-Host/-Proto,
+// Forwarded and X-Real-IP, that load balancers and CDNs set to tell an
+// application about the client, in canonical form. Strangler sets none of
+// them; from a trusted proxy they pass as it wrote them, from anyone else
+// they are dropped, because the application would believe what a client
+// wrote:
+//   - the scheme: Rack (and so Rails and Sinatra) reads all four, Symfony,
+//     Laravel and others some; "X-Forwarded-Ssl: on" would pass a plain
+//     http request off as https (secure cookies, HSTS and redirect checks);
+//   - the client's address, as CDNs and older balancers name it: Rails
+//     reads Client-Ip, the request-ip package prefers X-Client-Ip, and
+//     rate limits and allow lists are keyed on them;
+//   - the original URL: IIS URL Rewrite, Zend and Symfony's older request
+//     classes route on X-Original-Url and X-Rewrite-Url, which would let a
+//     client reach a path the route did not match.
+//
+// isPeerHeader tells them; one pass over the request's few headers with a
+// switch is cheaper than deleting each of them from the map.
+func isPeerHeader(canonical string) bool {
+	switch canonical {
+	case "X-Forwarded-Ssl", "X-Forwarded-Scheme", "Front-End-Https", "X-Url-Scheme",
+		"True-Client-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip", "Cf-Connecting-Ip",
+		"Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For", "X-Forwarded-Server",
+		"X-Original-Url", "X-Rewrite-Url":
+		return true
+	}
+	return false
+}
 
 // vouchedHeaders are the request headers the proxy sets, replaces or
 // passes on only from a trusted proxy, in lower case with "-" (the names
@@ -110,6 +132,9 @@ var vouchedHeaders = [...]string{
 	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
 	"x-forwarded-prefix", "x-real-ip", "x-request-id", "x-strangler-route", "x-strangler-shadow",
 	"x-forwarded-ssl", "x-forwarded-scheme", "front-end-https", "x-url-scheme",
+	"true-client-ip", "x-client-ip", "client-ip", "x-cluster-client-ip", "cf-connecting-ip",
+	"fastly-client-ip", "x-original-forwarded-for", "x-forwarded", "forwarded-for", "x-forwarded-server",
+	"x-original-url", "x-rewrite-url",
 }
 
 // dropUnderscoreLookalikes removes from h every header whose name, with
@@ -158,7 +183,7 @@ func sameHeaderName(name, lower string) bool {
 // proxy: the peer's address is appended to the X-Forwarded-For chain it
 // sent, and its X-Forwarded-Host, X-Forwarded-Proto, Forwarded and
 // X-Real-IP pass on as it wrote them (X-Forwarded-Port and -Prefix and
-// the schemeHeaders, which ReverseProxy leaves, pass too). ReverseProxy
+// the peer headers, which ReverseProxy leaves, pass too). ReverseProxy
 // has removed them from the outbound request (as client input, or as
 // hop-by-hop headers listed in Connection), so they are taken from the
 // inbound one.
