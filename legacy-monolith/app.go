@@ -30,6 +30,14 @@ type Options struct {
 	// are unknown here (404).
 	OrdersURL string
 
+	// PaymentsURL is the base URL of the extracted payments service. When
+	// set, payments with service ids (pay-5xxxxx) are read from it and
+	// merged into the payments lists of orders, so a payment the service
+	// took reads back the same on both sides, and a PATCH marking a
+	// monolith order paid by such a payment can be checked. Empty means such
+	// payments are unknown here (404), and cannot pay a monolith order.
+	PaymentsURL string
+
 	// Faults are the faults injected from the start; they can be changed at
 	// run time through /_admin/faults. The zero value injects none.
 	Faults faults.Settings
@@ -46,12 +54,13 @@ type Options struct {
 // App is the monolith: an http.Handler serving every route, health and
 // /_admin/faults included. It is safe for concurrent use.
 type App struct {
-	log       *slog.Logger
-	db        *store
-	stock     stockBook
-	ordersSvc *shopapi.Client // nil: the monolith knows only its own orders
-	faults    *faults.Faults
-	handler   http.Handler
+	log         *slog.Logger
+	db          *store
+	stock       stockBook
+	ordersSvc   *shopapi.Client // nil: the monolith knows only its own orders
+	paymentsSvc *shopapi.Client // nil: the monolith knows only its own payments
+	faults      *faults.Faults
+	handler     http.Handler
 }
 
 // New builds a monolith with freshly seeded data.
@@ -74,6 +83,13 @@ func New(o Options) (*App, error) {
 			return nil, fmt.Errorf("orders url: %w", err)
 		}
 		a.ordersSvc = c
+	}
+	if o.PaymentsURL != "" {
+		c, err := shopapi.NewClient("payments service", o.PaymentsURL)
+		if err != nil {
+			return nil, fmt.Errorf("payments url: %w", err)
+		}
+		a.paymentsSvc = c
 	}
 	f, err := faults.New(o.Faults, rand.NewPCG(uint64(o.Seed), 0xfa017), a.log)
 	if err != nil {
@@ -99,7 +115,7 @@ func New(o Options) (*App, error) {
 	a.log.Info("monolith seeded", "seed", o.Seed, "customers", len(a.db.customers),
 		"products", len(a.db.products), "orders", len(a.db.orders),
 		"inventory", map[bool]string{true: "service", false: "local"}[o.InventoryURL != ""],
-		"orders_service", o.OrdersURL != "")
+		"orders_service", o.OrdersURL != "", "payments_service", o.PaymentsURL != "")
 	return a, nil
 }
 

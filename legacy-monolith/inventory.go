@@ -1,6 +1,7 @@
 package monolith
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/strangler-proxy/strangler/internal/shopapi"
@@ -9,7 +10,13 @@ import (
 // The inventory endpoints serve whatever stockBook is in force: the
 // monolith's table, or the inventory service when Options.InventoryURL is
 // set. Behind the proxy, /api/inventory reaches the service directly; these
-// routes remain for callers that still talk to the monolith.
+// routes remain for callers that still talk to the monolith, and for the
+// proxy's fallback when the service cannot take a request.
+//
+// While the inventory service fails, stock reads are answered from the
+// monolith's retired table, marked with HeaderPartial: its numbers are
+// those of the migration, without the reservations the service took since.
+// Reservations are never made there: only the service holds stock.
 
 func (a *App) routeInventory(mux *http.ServeMux) {
 	shopapi.Handle(mux, "/api/inventory/items", shopapi.Methods{http.MethodGet: a.handleListStock})
@@ -19,7 +26,7 @@ func (a *App) routeInventory(mux *http.ServeMux) {
 }
 
 func (a *App) handleListStock(w http.ResponseWriter, r *http.Request) {
-	items, err := a.stock.items(r.Context())
+	items, err := readStock(a, w, r, func(b stockBook) ([]shopapi.StockItem, error) { return b.items(r.Context()) })
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -28,12 +35,30 @@ func (a *App) handleListStock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) handleGetStock(w http.ResponseWriter, r *http.Request) {
-	it, err := a.stock.item(r.Context(), r.PathValue("sku"))
+	sku := r.PathValue("sku")
+	it, err := readStock(a, w, r, func(b stockBook) (shopapi.StockItem, error) { return b.item(r.Context(), sku) })
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	shopapi.WriteJSON(w, http.StatusOK, it)
+}
+
+// readStock reads stock from the stockBook in force and, when that is the
+// inventory service and the call fails (an *shopapi.UpstreamError, not a
+// contract error such as 404), from the monolith's own retired table,
+// setting HeaderPartial on w to say so.
+func readStock[T any](a *App, w http.ResponseWriter, r *http.Request, read func(stockBook) (T, error)) (T, error) {
+	v, err := read(a.stock)
+	if _, remote := a.stock.(remoteStock); !remote {
+		return v, err
+	}
+	if _, down := errors.AsType[*shopapi.UpstreamError](err); !down {
+		return v, err
+	}
+	a.log.Warn("reading stock without the inventory service: from the retired table", "path", r.URL.Path, "err", err)
+	w.Header().Set(HeaderPartial, "inventory service unavailable: stock as of the migration, its reservations since are missing")
+	return read(localStock{db: a.db})
 }
 
 func (a *App) handleReserve(w http.ResponseWriter, r *http.Request) {

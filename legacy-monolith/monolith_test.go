@@ -174,6 +174,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	for _, o := range []monolith.Options{
 		{InventoryURL: "not a url"},
 		{OrdersURL: "ftp://x"},
+		{PaymentsURL: "localhost:8412"},
 		{Faults: faults.Settings{ErrorRate: 3}},
 	} {
 		if _, err := monolith.New(o); err == nil {

@@ -96,7 +96,7 @@ func (a *App) handleUpdateOrder(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	o, err := a.updateOrder(r.Context(), r.PathValue("id"), u)
+	o, err := a.updateOrder(r.Context(), r.PathValue("id"), r.Header.Get(shopapi.HeaderCustomerID), u)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -169,20 +169,60 @@ func (a *App) getOrder(ctx context.Context, id string) (shopapi.Order, error) {
 	return shopapi.Order{}, shopapi.NotFound404("order", id)
 }
 
-// updateOrder applies a status transition at the side that owns the order.
-func (a *App) updateOrder(ctx context.Context, id string, u shopapi.OrderUpdate) (shopapi.Order, error) {
+// updateOrder applies a status transition at the side that owns the
+// order, for caller, the X-Customer-ID of the request ("" for internal
+// callers such as payments and shipping). The owner checks it.
+func (a *App) updateOrder(ctx context.Context, id, caller string, u shopapi.OrderUpdate) (shopapi.Order, error) {
 	n, owner := shopapi.ParseID(shopapi.PrefixOrder, id)
 	switch {
 	case owner == shopapi.OwnerMonolith:
-		row, err := a.db.updateOrder(n, u)
-		if err != nil {
-			return shopapi.Order{}, err
-		}
-		return orderOut(row), nil
+		return a.updateOwnOrder(ctx, n, caller, u)
 	case owner == shopapi.OwnerService && a.ordersSvc != nil:
 		var o shopapi.Order
-		err := a.ordersSvc.Do(ctx, http.MethodPatch, "/api/orders/"+url.PathEscape(id), nil, u, &o)
+		err := a.ordersSvc.Do(ctx, http.MethodPatch, "/api/orders/"+url.PathEscape(id), shopapi.CustomerHeader(caller), u, &o)
 		return o, err
 	}
 	return shopapi.Order{}, shopapi.NotFound404("order", id)
+}
+
+// updateOwnOrder applies a status transition to a monolith order after
+// the checks of the contract, in this order: the order exists and caller
+// may see it (else 404, as GET answers), the transition is allowed
+// (CheckTransition), and the payment or shipment it names exists at its
+// owner and belongs to this order (CheckRecord).
+func (a *App) updateOwnOrder(ctx context.Context, n int, caller string, u shopapi.OrderUpdate) (shopapi.Order, error) {
+	id := shopapi.FormatID(shopapi.PrefixOrder, n)
+	row, ok := a.db.order(n)
+	if !ok || !shopapi.Visible(caller, shopapi.FormatID(shopapi.PrefixCustomer, row.customerID)) {
+		return shopapi.Order{}, shopapi.NotFound404("order", id)
+	}
+	if err := shopapi.CheckTransition(statusName(row.status), u); err != nil {
+		return shopapi.Order{}, err
+	}
+	if err := shopapi.CheckRecord(ctx, id, u, a.recordOrder); err != nil {
+		return shopapi.Order{}, err
+	}
+	row, err := a.db.updateOrder(n, u) // checks the transition again, under the store's lock
+	if err != nil {
+		return shopapi.Order{}, err
+	}
+	return orderOut(row), nil
+}
+
+// recordOrder is the monolith's shopapi.RecordLookup: its own payments and
+// shipments from its store, the payments service's through PaymentsURL.
+func (a *App) recordOrder(ctx context.Context, prefix, id string) (string, error) {
+	n, owner := shopapi.ParseID(prefix, id)
+	if owner == shopapi.OwnerService {
+		var c *shopapi.Client // no service ships
+		if prefix == shopapi.PrefixPayment {
+			c = a.paymentsSvc
+		}
+		return shopapi.OrderOfRecord(ctx, c, prefix, id)
+	}
+	orderNum, ok := a.db.orderOfRecord(prefix, n)
+	if !ok {
+		return "", shopapi.NotFound404("record", id)
+	}
+	return shopapi.FormatID(shopapi.PrefixOrder, orderNum), nil
 }

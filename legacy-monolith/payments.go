@@ -1,8 +1,10 @@
 package monolith
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/strangler-proxy/strangler/internal/shopapi"
@@ -10,7 +12,8 @@ import (
 
 // Payments are still owned by the monolith (pay-1xxxxx). Paying marks the
 // order paid at the side that owns the order (see updateOrder), so an order
-// of the orders service is paid there too.
+// of the orders service is paid there too. Payments the payments service
+// took (pay-5xxxxx) are read there when Options.PaymentsURL is set.
 
 func (a *App) routePayments(mux *http.ServeMux) {
 	shopapi.Handle(mux, "/api/payments", shopapi.Methods{
@@ -21,20 +24,21 @@ func (a *App) routePayments(mux *http.ServeMux) {
 }
 
 func (a *App) handleGetPayment(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	n, owner := shopapi.ParseID(shopapi.PrefixPayment, id)
-	p, ok := a.db.payment(n)
-	if owner != shopapi.OwnerMonolith || !ok {
-		a.fail(w, r, shopapi.NotFound404("payment", id))
+	p, err := a.getPayment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
-	shopapi.WriteJSON(w, http.StatusOK, paymentOut(p))
+	shopapi.WriteJSON(w, http.StatusOK, p)
 }
 
-// handleListPayments lists the payments of one order (?order_id=, required).
-// The monolith knows only the payments it took, whatever the scope.
+// handleListPayments lists the payments of one order (?order_id=, required):
+// the monolith's own and, unless scope=local, the payments service's. While
+// that service fails, it lists its own, marked partial, as the orders list
+// does.
 func (a *App) handleListPayments(w http.ResponseWriter, r *http.Request) {
-	if _, err := shopapi.Scope(r); err != nil {
+	local, err := shopapi.Scope(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -43,14 +47,58 @@ func (a *App) handleListPayments(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, shopapi.Errorf(http.StatusBadRequest, shopapi.CodeBadRequest, "the order_id query parameter is required"))
 		return
 	}
-	out := []shopapi.Payment{}
-	if n, owner := shopapi.ParseID(shopapi.PrefixOrder, orderID); owner != shopapi.OwnerNone {
-		for _, p := range a.db.paymentsOf(n) {
-			out = append(out, paymentOut(p))
+	out, err := a.listPayments(r.Context(), orderID, local)
+	if err != nil && !local {
+		a.log.Warn("listing payments without the payments service", "order", orderID, "err", err)
+		if out, err = a.listPayments(r.Context(), orderID, true); err == nil {
+			w.Header().Set(HeaderPartial, "payments service unavailable: its payments are missing")
 		}
 	}
-	shopapi.SortPayments(out)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	shopapi.WriteJSON(w, http.StatusOK, shopapi.PaymentList{Payments: out})
+}
+
+// listPayments lists the payments of an order, oldest first: the
+// monolith's own and, unless local, the payments service's. A malformed
+// order id has none.
+func (a *App) listPayments(ctx context.Context, orderID string, local bool) ([]shopapi.Payment, error) {
+	out := []shopapi.Payment{}
+	n, owner := shopapi.ParseID(shopapi.PrefixOrder, orderID)
+	if owner == shopapi.OwnerNone {
+		return out, nil
+	}
+	for _, p := range a.db.paymentsOf(n) {
+		out = append(out, paymentOut(p))
+	}
+	if !local && a.paymentsSvc != nil {
+		var l shopapi.PaymentList
+		q := url.Values{"order_id": {orderID}, "scope": {shopapi.ScopeLocal}}
+		if err := a.paymentsSvc.Get(ctx, "/api/payments?"+q.Encode(), nil, &l); err != nil {
+			return nil, err
+		}
+		out = append(out, l.Payments...)
+	}
+	shopapi.SortPayments(out)
+	return out, nil
+}
+
+// getPayment reads a payment from the side that owns it.
+func (a *App) getPayment(ctx context.Context, id string) (shopapi.Payment, error) {
+	n, owner := shopapi.ParseID(shopapi.PrefixPayment, id)
+	switch {
+	case owner == shopapi.OwnerMonolith:
+		if p, ok := a.db.payment(n); ok {
+			return paymentOut(p), nil
+		}
+	case owner == shopapi.OwnerService && a.paymentsSvc != nil:
+		var p shopapi.Payment
+		err := a.paymentsSvc.Get(ctx, "/api/payments/"+url.PathEscape(id), nil, &p)
+		return p, err
+	}
+	return shopapi.Payment{}, shopapi.NotFound404("payment", id)
 }
 
 // handleCreatePayment captures the total of a pending order and marks the
@@ -84,7 +132,7 @@ func (a *App) handleCreatePayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := paymentOut(p)
-	_, err = a.updateOrder(r.Context(), o.ID, shopapi.OrderUpdate{Status: shopapi.StatusPaid, PaymentID: out.ID})
+	_, err = a.updateOrder(r.Context(), o.ID, "", shopapi.OrderUpdate{Status: shopapi.StatusPaid, PaymentID: out.ID})
 	if err != nil {
 		a.db.dropPayment(p.id) // the order was not paid, so neither is this payment
 		var ce *shopapi.Error

@@ -100,7 +100,7 @@ func (a *App) handleCreateShipment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := shipmentOut(sh)
-	if _, err := a.updateOrder(r.Context(), o.ID, shopapi.OrderUpdate{Status: shopapi.StatusShipped, ShipmentID: out.ID}); err != nil {
+	if _, err := a.updateOrder(r.Context(), o.ID, "", shopapi.OrderUpdate{Status: shopapi.StatusShipped, ShipmentID: out.ID}); err != nil {
 		a.db.dropShipment(sh.id) // the order was not marked shipped, so nothing ships
 		a.fail(w, r, err)
 		return

@@ -228,6 +228,19 @@ func (s *store) paymentsOf(orderID int) []paymentRow {
 	return out
 }
 
+// orderOfRecord returns the order number of payment n (prefix
+// PrefixPayment) or shipment n (PrefixShipment).
+func (s *store) orderOfRecord(prefix string, n int) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prefix == shopapi.PrefixShipment {
+		sh, ok := s.shipments[n]
+		return sh.orderID, ok
+	}
+	p, ok := s.payments[n]
+	return p.orderID, ok
+}
+
 // addShipment issues a shipment id and tracking number for sh and stores it.
 func (s *store) addShipment(sh shipmentRow) (shipmentRow, error) {
 	s.mu.Lock()

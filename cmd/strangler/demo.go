@@ -16,11 +16,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/strangler-proxy/strangler/extracted-services/inventory"
 	"github.com/strangler-proxy/strangler/extracted-services/orders"
 	"github.com/strangler-proxy/strangler/extracted-services/payments"
+	"github.com/strangler-proxy/strangler/internal/faults"
 	"github.com/strangler-proxy/strangler/internal/routing"
 	monolith "github.com/strangler-proxy/strangler/legacy-monolith"
 	"gopkg.in/yaml.v3"
@@ -40,13 +42,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 Runs the bundled legacy shop, its extracted orders, payments and inventory
 services, and the proxy in front of them, on this machine. Each app listens
 where routes.yaml's upstream of the same name points (monolith, orders,
-payments, inventory), unless its --NAME-port flag moves it. Edit routes.yaml
-while the demo runs and watch traffic move. Ctrl-C stops everything.`, stdout)
+payments, inventory), unless its --NAME-port flag moves it. --fault starts
+an app with faults (change them at run time at the app's /_admin/faults).
+Edit routes.yaml while the demo runs and watch traffic move. Ctrl-C stops
+everything; a second Ctrl-C stops it at once.`, stdout)
 	var o proxyOptions
 	var lf logFlags
 	o.register(fs, "127.0.0.1:8480", "127.0.0.1:8490")
 	lf.register(fs)
 	ports := registerDemoPorts(fs)
+	appFaults := registerDemoFaults(fs)
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
 	}
@@ -65,7 +70,7 @@ while the demo runs and watch traffic move. Ctrl-C stops everything.`, stdout)
 		fmt.Fprintln(stderr, "strangler demo:", err)
 		return exitUsage
 	}
-	if err := demo(ctx, o, ports, log, stdout); err != nil {
+	if err := demo(ctx, o, ports, appFaults, log, stdout); err != nil {
 		fmt.Fprintln(stderr, "strangler demo:", err)
 		if _, ok := errors.AsType[*portFlagError](err); ok {
 			return exitUsage
@@ -96,6 +101,31 @@ func registerDemoPorts(fs *flag.FlagSet) demoPorts {
 	return ports
 }
 
+// demoFaults are the --fault flags of the demo: by app name, the faults
+// the app starts with.
+type demoFaults map[string]faults.Settings
+
+// registerDemoFaults adds the repeatable --fault NAME:SPEC flag to fs.
+func registerDemoFaults(fs *flag.FlagSet) demoFaults {
+	f := demoFaults{}
+	fs.Func("fault", "`NAME:SPEC` starts app NAME ("+strings.Join(demoApps, ", ")+") with faults, such as "+
+		"orders:error_rate=1,error_status=503 or inventory:unready; SPEC's keys are those of /_admin/faults "+
+		"(latency, error_rate, error_status, reset_rate, unready, alter_field), its values as for the apps' --fault-* flags; repeatable",
+		func(v string) error {
+			name, spec, ok := strings.Cut(v, ":")
+			if !ok || !slices.Contains(demoApps, name) {
+				return fmt.Errorf("want NAME:SPEC, NAME one of %s", strings.Join(demoApps, ", "))
+			}
+			s := f[name]
+			if err := s.Apply(spec); err != nil {
+				return err
+			}
+			f[name] = s
+			return nil
+		})
+	return f
+}
+
 // given reports whether a port flag was given.
 func (p demoPorts) given() bool {
 	for _, port := range p {
@@ -117,7 +147,7 @@ func (p demoPorts) given() bool {
 // flagged upstream whose url the copy could not move to the flag's port
 // (see checkDemoPorts) is a *portFlagError at start; on a later save it is
 // logged and the previous copy is kept.
-func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger, stdout io.Writer) error {
+func demo(ctx context.Context, o proxyOptions, ports demoPorts, appFaults demoFaults, log *slog.Logger, stdout io.Writer) error {
 	userConfig := o.config
 	if ports.given() {
 		dir, err := os.MkdirTemp("", "strangler-demo-")
@@ -174,27 +204,26 @@ func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger
 	appLog := log.With("component", "demo-app")
 	handlers := map[string]func() (http.Handler, error){
 		"monolith": func() (http.Handler, error) {
-			return monolith.New(monolith.Options{InventoryURL: base("inventory"), OrdersURL: base("orders"), Logger: appLog.With("app", "monolith"), Seed: demoSeed})
+			return monolith.New(monolith.Options{InventoryURL: base("inventory"), OrdersURL: base("orders"), PaymentsURL: base("payments"),
+				Faults: appFaults["monolith"], Logger: appLog.With("app", "monolith"), Seed: demoSeed})
 		},
 		"orders": func() (http.Handler, error) {
-			return orders.New(orders.Options{MonolithURL: base("monolith"), InventoryURL: base("inventory"), Logger: appLog.With("app", "orders"), Seed: demoSeed})
+			return orders.New(orders.Options{MonolithURL: base("monolith"), InventoryURL: base("inventory"), PaymentsURL: base("payments"),
+				Faults: appFaults["orders"], Logger: appLog.With("app", "orders"), Seed: demoSeed})
 		},
 		"payments": func() (http.Handler, error) {
-			return payments.New(payments.Options{MonolithURL: base("monolith"), OrdersURL: base("orders"), Logger: appLog.With("app", "payments"), Seed: demoSeed})
+			return payments.New(payments.Options{MonolithURL: base("monolith"), OrdersURL: base("orders"),
+				Faults: appFaults["payments"], Logger: appLog.With("app", "payments"), Seed: demoSeed})
 		},
 		"inventory": func() (http.Handler, error) {
-			return inventory.New(inventory.Options{Logger: appLog.With("app", "inventory"), Seed: demoSeed})
+			return inventory.New(inventory.Options{Faults: appFaults["inventory"], Logger: appLog.With("app", "inventory"), Seed: demoSeed})
 		},
 	}
 
 	var servers []*http.Server
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, s := range servers {
-			_ = s.Shutdown(sctx)
-		}
-	}()
+	stopNow, stopWatching := secondSignal(ctx, log.With("component", "demo"))
+	defer stopWatching()
+	defer func() { stopApps(stopNow, servers, log) }()
 	for _, name := range demoApps {
 		h, err := handlers[name]()
 		if err != nil {
@@ -216,6 +245,54 @@ func demo(ctx context.Context, o proxyOptions, ports demoPorts, log *slog.Logger
 	return runProxy(ctx, o, log, func(proxyAddr, adminAddr string) {
 		printDemoBanner(stdout, userConfig, proxyAddr, adminAddr, addrs)
 	})
+}
+
+// appsGrace bounds how long the demo's apps may take to finish the
+// requests in flight once the proxy has stopped.
+const appsGrace = 5 * time.Second
+
+// stopApps shuts the demo's apps down, servers[i] serving demoApps[i]:
+// requests in flight get appsGrace, or until stopNow ends (a second
+// Ctrl-C); then the connections still open are closed.
+func stopApps(stopNow context.Context, servers []*http.Server, log *slog.Logger) {
+	if len(servers) == 0 {
+		return
+	}
+	log.Info("demo: stopping the apps", "grace", appsGrace)
+	ctx, cancel := context.WithTimeout(stopNow, appsGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := drain(ctx, srv, demoApps[i], log); err != nil {
+				log.Warn("demo: stopping an app", "app", demoApps[i], "error", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// secondSignal returns a context that ends when a SIGINT or SIGTERM
+// arrives after ctx has ended, the first Ctrl-C having ended ctx, and a
+// stop that releases it. runProxy cuts its own drain short on that signal
+// and logs it; this context lets stopApps do the same for the apps.
+func secondSignal(ctx context.Context, log *slog.Logger) (context.Context, func()) {
+	now, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+		case <-now.Done():
+			return
+		}
+		defer onSecondSignal(cancel, log)()
+		<-now.Done()
+	}()
+	return now, func() {
+		cancel()
+		<-done
+	}
 }
 
 // writeDemoConfig writes the routes.yaml at from to the path to, with the

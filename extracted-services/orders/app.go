@@ -30,6 +30,13 @@ type Options struct {
 	// delegates stock as the monolith is configured.
 	InventoryURL string
 
+	// PaymentsURL is the base URL of the extracted payments service, owner
+	// of the payments it takes (pay-5xxxxx). A PATCH that marks an order
+	// paid by such a payment is checked there; payments of the monolith
+	// (pay-1xxxxx) are checked at MonolithURL. Empty means such payments are
+	// unknown here: they cannot pay an order (422 unknown_payment).
+	PaymentsURL string
+
 	// Faults are the faults injected from the start; they can be changed at
 	// run time through /_admin/faults. The zero value injects none.
 	Faults faults.Settings
@@ -48,6 +55,7 @@ type App struct {
 	db        *store
 	legacy    legacy
 	inventory *shopapi.Client
+	payments  *shopapi.Client // nil: service payments are unknown
 	faults    *faults.Faults
 	handler   http.Handler
 }
@@ -72,6 +80,11 @@ func New(o Options) (*App, error) {
 		return nil, fmt.Errorf("inventory url: %w", err)
 	}
 	a := &App{log: o.Logger, db: newStore(), legacy: legacy{c: mono}, inventory: inv}
+	if o.PaymentsURL != "" {
+		if a.payments, err = shopapi.NewClient("payments service", o.PaymentsURL); err != nil {
+			return nil, fmt.Errorf("payments url: %w", err)
+		}
+	}
 	a.faults, err = faults.New(o.Faults, rand.NewPCG(uint64(o.Seed), 0xfa017), a.log)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,10 @@
 // the monolith; the service reads and updates them only through the
 // monolith's HTTP API, translating them into its own model on the way in
 // (legacy.go, the anti-corruption layer). Customers and the catalog are read
-// the same way; stock is reserved through the inventory API.
+// the same way; stock is reserved through the inventory API. A status
+// change (PATCH) of an order is checked by its owner: the caller may see
+// the order, and the payment or shipment it names exists at its owner and
+// belongs to the order.
 //
 // orders imports only internal/faults and internal/shopapi, never the
 // proxy's packages.

@@ -68,14 +68,14 @@ func (a *App) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
+	id, caller := r.PathValue("id"), r.Header.Get(shopapi.HeaderCustomerID)
 	var o order
 	var err error
 	switch shopapi.OwnerOf(shopapi.PrefixOrder, id) {
 	case shopapi.OwnerService:
-		o, err = a.db.update(id, u)
+		o, err = a.updateOwn(r.Context(), id, caller, u)
 	case shopapi.OwnerMonolith:
-		o, err = a.legacy.update(r.Context(), id, u)
+		o, err = a.legacy.update(r.Context(), id, caller, u) // the monolith checks its own orders
 	default:
 		err = shopapi.NotFound404("order", id)
 	}
@@ -84,6 +84,40 @@ func (a *App) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	shopapi.WriteJSON(w, http.StatusOK, o.toAPI())
+}
+
+// updateOwn applies a status transition to an order the service owns, for
+// caller (the X-Customer-ID of the request, "" for internal callers), after
+// the checks the monolith makes, in its order: the order exists and caller
+// may see it (else 404, as GET answers), the transition is allowed, and
+// the payment or shipment it names exists at its owner and belongs to
+// this order.
+func (a *App) updateOwn(ctx context.Context, id, caller string, u shopapi.OrderUpdate) (order, error) {
+	o, ok := a.db.get(id)
+	if !ok || !shopapi.Visible(caller, o.customerID) {
+		return order{}, shopapi.NotFound404("order", id)
+	}
+	if err := shopapi.CheckTransition(o.status.String(), u); err != nil {
+		return order{}, err
+	}
+	if err := shopapi.CheckRecord(ctx, id, u, a.recordOrder); err != nil {
+		return order{}, err
+	}
+	return a.db.update(id, u) // checks the transition again, under the store's lock
+}
+
+// recordOrder is the service's shopapi.RecordLookup: payments are read at
+// their owner, the monolith (pay-1xxxxx) or the payments service
+// (pay-5xxxxx); shipments at the monolith, the only side that ships.
+func (a *App) recordOrder(ctx context.Context, prefix, id string) (string, error) {
+	if shopapi.OwnerOf(prefix, id) == shopapi.OwnerMonolith {
+		return a.legacy.recordOrder(ctx, prefix, id)
+	}
+	var c *shopapi.Client // no service ships
+	if prefix == shopapi.PrefixPayment {
+		c = a.payments
+	}
+	return shopapi.OrderOfRecord(ctx, c, prefix, id)
 }
 
 func (a *App) handleCreate(w http.ResponseWriter, r *http.Request) {

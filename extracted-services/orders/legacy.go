@@ -44,13 +44,20 @@ func (l legacy) order(ctx context.Context, id string) (order, error) {
 }
 
 // update applies a status transition to a monolith-owned order, at the
-// monolith, which still owns it.
-func (l legacy) update(ctx context.Context, id string, u shopapi.OrderUpdate) (order, error) {
+// monolith, which still owns it and checks it for caller, the
+// X-Customer-ID passed on ("" for internal callers).
+func (l legacy) update(ctx context.Context, id, caller string, u shopapi.OrderUpdate) (order, error) {
 	var o shopapi.Order
-	if err := l.c.Do(ctx, http.MethodPatch, "/api/orders/"+url.PathEscape(id), nil, u, &o); err != nil {
+	if err := l.c.Do(ctx, http.MethodPatch, "/api/orders/"+url.PathEscape(id), shopapi.CustomerHeader(caller), u, &o); err != nil {
 		return order{}, err
 	}
 	return l.translate(o)
+}
+
+// recordOrder returns the order of a monolith payment or shipment
+// (shopapi.OrderOfRecord).
+func (l legacy) recordOrder(ctx context.Context, prefix, id string) (string, error) {
+	return shopapi.OrderOfRecord(ctx, l.c, prefix, id)
 }
 
 // checkCustomer returns *Error 422 unknown_customer unless the monolith

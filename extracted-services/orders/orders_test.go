@@ -6,14 +6,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/strangler-proxy/strangler/extracted-services/internal/stacktest"
+	"github.com/strangler-proxy/strangler/extracted-services/inventory"
 	"github.com/strangler-proxy/strangler/extracted-services/orders"
 	"github.com/strangler-proxy/strangler/internal/faults"
 	"github.com/strangler-proxy/strangler/internal/faults/faultstest"
 	"github.com/strangler-proxy/strangler/internal/shopapi"
 	"github.com/strangler-proxy/strangler/internal/shopapi/shoptest"
+	monolith "github.com/strangler-proxy/strangler/legacy-monolith"
 )
 
 const cust = stacktest.Customer
@@ -125,17 +128,44 @@ func TestContractParity(t *testing.T) {
 }
 
 // TestUpdateWritesThrough checks that a status change of a monolith order
-// sent to the service is made at the monolith, which still owns it.
+// sent to the service is made at the monolith, which still owns it. The
+// payment it names is one the payments service took, here a stand-in that
+// has one payment of the order: the monolith checks it there.
 func TestUpdateWritesThrough(t *testing.T) {
-	s := stacktest.Start(t)
-	legacy := create(t, s.MonolithURL, newOrder(shopapi.ItemQuantity{SKU: "sku-1002", Quantity: 1}))
-	res := shoptest.Do(t, "PATCH", s.OrdersURL+"/api/orders/"+legacy.ID, "",
+	var paid atomic.Pointer[shopapi.Payment]
+	pay := shoptest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := paid.Load(); p != nil && r.URL.Path == "/api/payments/"+p.ID {
+			shopapi.WriteJSON(w, http.StatusOK, p)
+			return
+		}
+		shopapi.NotFound(w, r)
+	}))
+	inv, err := inventory.New(inventory.Options{Seed: stacktest.Seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invURL := shoptest.Serve(t, inv)
+	mono, err := monolith.New(monolith.Options{InventoryURL: invURL, PaymentsURL: pay, Seed: stacktest.Seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	monoURL := shoptest.Serve(t, mono)
+	svc, err := orders.New(orders.Options{MonolithURL: monoURL, InventoryURL: invURL, PaymentsURL: pay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcURL := shoptest.Serve(t, svc)
+
+	legacy := create(t, monoURL, newOrder(shopapi.ItemQuantity{SKU: "sku-1002", Quantity: 1}))
+	paid.Store(&shopapi.Payment{ID: "pay-500042", OrderID: legacy.ID, AmountCents: legacy.TotalCents, Currency: shopapi.Currency,
+		Method: "card", Status: shopapi.PaymentCaptured})
+	res := shoptest.Do(t, "PATCH", svcURL+"/api/orders/"+legacy.ID, "",
 		shopapi.OrderUpdate{Status: shopapi.StatusPaid, PaymentID: "pay-500042"})
 	if res.Status != http.StatusOK {
 		t.Fatalf("PATCH via service = %d %s", res.Status, res.Body)
 	}
 	var o shopapi.Order
-	shoptest.Do(t, "GET", s.MonolithURL+"/api/orders/"+legacy.ID, "", nil).Decode(t, &o)
+	shoptest.Do(t, "GET", monoURL+"/api/orders/"+legacy.ID, "", nil).Decode(t, &o)
 	if o.Status != shopapi.StatusPaid || o.PaymentID != "pay-500042" {
 		t.Fatalf("monolith reads %+v", o)
 	}

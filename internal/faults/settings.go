@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -94,6 +96,47 @@ func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 		"fault injection: report unready (503) on /health/ready")
 	fs.StringVar(&s.AlterField, "fault-alter-field", s.AlterField,
 		"fault injection: `NAME` of a JSON key whose values are altered in every JSON response")
+}
+
+// Apply changes s by spec, a compact list such as
+// "latency=200ms,error_rate=0.5,unready": comma-separated key=value pairs
+// whose keys are the JSON names of the fields and whose values are written
+// as for the --fault-* flags (a bare key sets a boolean to true). Fields
+// not named keep their value. The result is validated; on error s is left
+// as it was.
+func (s *Settings) Apply(spec string) error {
+	next := *s
+	fs := flag.NewFlagSet("faults", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	next.RegisterFlags(fs)
+	for _, kv := range strings.Split(spec, ",") {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			value = "true"
+		}
+		name := "fault-" + strings.ReplaceAll(key, "_", "-")
+		if key == "" || fs.Lookup(name) == nil {
+			return fmt.Errorf("fault %q: unknown, want one of %s", key, specKeys(fs))
+		}
+		if err := fs.Set(name, value); err != nil {
+			return fmt.Errorf("fault %s=%s: %w", key, value, err)
+		}
+	}
+	if err := next.Validate(); err != nil {
+		return fmt.Errorf("fault settings: %w", err)
+	}
+	*s = next
+	return nil
+}
+
+// specKeys lists the keys Apply takes: the fault flags of fs, by their
+// JSON names.
+func specKeys(fs *flag.FlagSet) string {
+	var keys []string
+	fs.VisitAll(func(f *flag.Flag) {
+		keys = append(keys, strings.ReplaceAll(strings.TrimPrefix(f.Name, "fault-"), "-", "_"))
+	})
+	return strings.Join(keys, ", ")
 }
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration

@@ -39,12 +39,9 @@ type Client struct {
 // NewClient returns a client of the app named service (a logical name used
 // in errors and logs, such as "monolith") at baseURL, an http or https URL.
 func NewClient(service, baseURL string) (*Client, error) {
-	u, err := url.Parse(baseURL)
+	u, err := parseBaseURL(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("parse %s url: %w", service, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%s url %q: want http://host:port or https://host:port", service, baseURL)
+		return nil, fmt.Errorf("%s url: %w", service, err)
 	}
 	tr := &http.Transport{
 		Proxy:                 nil, // the apps talk to each other directly, whatever the environment says
@@ -61,6 +58,24 @@ func NewClient(service, baseURL string) (*Client, error) {
 			return http.ErrUseLastResponse
 		},
 	}}, nil
+}
+
+// CheckBaseURL reports whether raw can be the base URL of another app, as
+// NewClient wants it: http or https with a host.
+func CheckBaseURL(raw string) error {
+	_, err := parseBaseURL(raw)
+	return err
+}
+
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q: want http://host:port or https://host:port", raw)
+	}
+	return u, nil
 }
 
 // Service returns the logical name of the app the client calls.
@@ -143,4 +158,31 @@ func (c *Client) upstream(method, path string, err error) error {
 func IsNotFound(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// OrderOfRecord reads the payment (PrefixPayment) or shipment
+// (PrefixShipment) id through c, the client of the side that owns it, and
+// returns the id of the order it belongs to. A nil c means no known side
+// owns such ids: *Error 404, as if the record did not exist.
+func OrderOfRecord(ctx context.Context, c *Client, prefix, id string) (string, error) {
+	kind, path := recordKind(prefix)
+	if c == nil {
+		return "", NotFound404(kind, id)
+	}
+	var rec struct {
+		OrderID string `json:"order_id"`
+	}
+	if err := c.Get(ctx, path+url.PathEscape(id), nil, &rec); err != nil {
+		return "", err
+	}
+	return rec.OrderID, nil
+}
+
+// recordKind names the records of an id prefix an order update refers to,
+// and gives the path they are read at.
+func recordKind(prefix string) (kind, path string) {
+	if prefix == PrefixShipment {
+		return "shipment", "/api/shipments/"
+	}
+	return "payment", "/api/payments/"
 }

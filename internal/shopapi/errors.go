@@ -21,6 +21,8 @@ const (
 	CodeUnknownCustomer   = "unknown_customer"     // 422: X-Customer-ID names no customer
 	CodeUnknownProduct    = "unknown_product"      // 422: a SKU names no product
 	CodeUnknownOrder      = "unknown_order"        // 422: order_id names no order
+	CodeUnknownPayment    = "unknown_payment"      // 422: payment_id names no payment of the order
+	CodeUnknownShipment   = "unknown_shipment"     // 422: shipment_id names no shipment of the order
 	CodeUpstream          = "upstream_unavailable" // 502: a side this app depends on failed
 	CodeInternal          = "internal"             // 500
 )

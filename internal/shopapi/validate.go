@@ -1,6 +1,7 @@
 package shopapi
 
 import (
+	"context"
 	"net/http"
 )
 
@@ -149,8 +150,49 @@ func UnknownOrder(id string) *Error {
 // payments), else only to that customer. Hidden orders answer 404, as if
 // they did not exist.
 func VisibleTo(r *http.Request, customerID string) bool {
-	c := r.Header.Get(HeaderCustomerID)
-	return c == "" || c == customerID
+	return Visible(r.Header.Get(HeaderCustomerID), customerID)
+}
+
+// Visible is VisibleTo for a caller given by its X-Customer-ID: "" (an
+// internal caller) sees every order, a customer only its own. The same
+// rule guards PATCH /api/orders/{id}: a hidden order answers 404.
+func Visible(caller, customerID string) bool {
+	return caller == "" || caller == customerID
+}
+
+// CustomerHeader returns the X-Customer-ID header of caller for a call to
+// another app, or nil for "" (an internal caller).
+func CustomerHeader(caller string) http.Header {
+	if caller == "" {
+		return nil
+	}
+	return http.Header{HeaderCustomerID: {caller}}
+}
+
+// RecordLookup returns the id of the order a payment (prefix
+// PrefixPayment) or shipment (PrefixShipment) belongs to, read from the
+// side that owns the record; a record that side does not have is *Error
+// 404 (see OrderOfRecord).
+type RecordLookup func(ctx context.Context, prefix, id string) (orderID string, err error)
+
+// CheckRecord checks that the record an order update names, the payment of
+// status paid or the shipment of status shipped, exists at its owner and
+// belongs to the order orderID, so that a PATCH cannot mark an order paid
+// with a made-up payment or with another order's. u must have passed
+// CheckTransition. A record that does not exist or belongs to another
+// order is *Error 422 unknown_payment or unknown_shipment; a failed lookup
+// is returned as it is (502 when the owner is down).
+func CheckRecord(ctx context.Context, orderID string, u OrderUpdate, lookup RecordLookup) error {
+	prefix, id, code := PrefixPayment, u.PaymentID, CodeUnknownPayment
+	if u.Status == StatusShipped {
+		prefix, id, code = PrefixShipment, u.ShipmentID, CodeUnknownShipment
+	}
+	got, err := lookup(ctx, prefix, id)
+	if IsNotFound(err) || (err == nil && got != orderID) {
+		kind, _ := recordKind(prefix)
+		return Errorf(http.StatusUnprocessableEntity, code, "%s %s is not a %s of order %s", kind, id, kind, orderID)
+	}
+	return err
 }
 
 // AlreadyPaid returns *Error 409 already_paid for paying an order that is

@@ -21,7 +21,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		Name:        "payments",
 		DefaultAddr: "127.0.0.1:8412",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&ordersURL, "orders-url", "http://127.0.0.1:8411", "base URL of the orders service, owner of ord-5xxxxx orders (empty: none)")
+			appmain.URLVar(fs, &ordersURL, "orders-url", "http://127.0.0.1:8411", "base URL of the orders service, owner of ord-5xxxxx orders (empty: none)", true)
 		},
 		Build: func(c svcmain.Common) (http.Handler, error) {
 			return payments.New(payments.Options{MonolithURL: c.MonolithURL, OrdersURL: ordersURL,

@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strangler-proxy/strangler/internal/appmain"
 )
 
 // RunFunc is the run function of a service binary.
@@ -119,15 +122,30 @@ func CheckServiceBinary(t *testing.T, run RunFunc) {
 		}
 	})
 	t.Run("rejects bad flags", func(t *testing.T) {
-		for _, args := range [][]string{
+		CheckUsageErrors(t, run, [][]string{
 			{"--log-format", "xml"},
 			{"--fault-error-rate", "2"},
 			{"--no-such-flag"},
-			{"--addr", "127.0.0.1:99999"},
-		} {
-			if err := run(t.Context(), args, io.Discard); err == nil {
-				t.Errorf("run(%q) = nil, want an error", args)
-			}
+			{"extra-arg", "--addr", "127.0.0.1:0"},
+			{"--addr", "127.0.0.1:0", "extra-arg"},
+			{"--monolith-url", ""},
+			{"--monolith-url", "localhost:8401"},
+		})
+		if err := run(t.Context(), []string{"--addr", "127.0.0.1:99999"}, io.Discard); err == nil {
+			t.Errorf("run(--addr 127.0.0.1:99999) = nil, want an error")
 		}
 	})
+}
+
+// CheckUsageErrors checks that run refuses each command line with an
+// *appmain.UsageError (exit 2), before it listens, and prints nothing.
+func CheckUsageErrors(t *testing.T, run RunFunc, cases [][]string) {
+	t.Helper()
+	for _, args := range cases {
+		var out bytes.Buffer
+		err := run(t.Context(), args, &out)
+		if _, ok := errors.AsType[*appmain.UsageError](err); !ok || out.Len() != 0 {
+			t.Errorf("run(%q) = %v (%T), printed %q; want an *appmain.UsageError and nothing on stdout", args, err, err, out.String())
+		}
+	}
 }

@@ -36,34 +36,47 @@ type Stack struct {
 }
 
 // Start runs the four apps, each on its own 127.0.0.1 server, closed when
-// the test ends. The monolith reserves stock at the inventory service and
-// reads service orders from the orders service, as in the demo.
+// the test ends. They are wired as in the demo: the monolith reserves stock
+// at the inventory service and reads service orders and payments from the
+// orders and payments services; the orders service checks service
+// payments at the payments service.
 func Start(t *testing.T) *Stack {
 	t.Helper()
-	// The monolith and the orders service point at each other: take the
-	// monolith's address first and start its server last.
-	mono := httptest.NewUnstartedServer(nil)
-	t.Cleanup(mono.Close)
-	s := &Stack{MonolithURL: "http://" + mono.Listener.Addr().String()}
+	// The monolith, orders and payments point at each other: take the
+	// addresses of the monolith and payments first and start their servers
+	// once their apps are built.
+	mono, pay := unstarted(t), unstarted(t)
+	s := &Stack{MonolithURL: "http://" + mono.Listener.Addr().String(), PaymentsURL: "http://" + pay.Listener.Addr().String()}
 
 	var err error
 	s.Inventory, err = inventory.New(inventory.Options{Seed: Seed})
 	must(t, err)
 	s.InventoryURL = serve(t, s.Inventory)
 
-	s.Orders, err = orders.New(orders.Options{MonolithURL: s.MonolithURL, InventoryURL: s.InventoryURL, Seed: Seed})
+	s.Orders, err = orders.New(orders.Options{MonolithURL: s.MonolithURL, InventoryURL: s.InventoryURL,
+		PaymentsURL: s.PaymentsURL, Seed: Seed})
 	must(t, err)
 	s.OrdersURL = serve(t, s.Orders)
 
 	s.Payments, err = payments.New(payments.Options{MonolithURL: s.MonolithURL, OrdersURL: s.OrdersURL, Seed: Seed})
 	must(t, err)
-	s.PaymentsURL = serve(t, s.Payments)
+	pay.Config.Handler = s.Payments
+	pay.Start()
 
-	s.Monolith, err = monolith.New(monolith.Options{InventoryURL: s.InventoryURL, OrdersURL: s.OrdersURL, Seed: Seed})
+	s.Monolith, err = monolith.New(monolith.Options{InventoryURL: s.InventoryURL, OrdersURL: s.OrdersURL,
+		PaymentsURL: s.PaymentsURL, Seed: Seed})
 	must(t, err)
 	mono.Config.Handler = s.Monolith
 	mono.Start()
 	return s
+}
+
+// unstarted returns a server whose address is taken but which serves
+// nothing yet, closed when the test ends.
+func unstarted(t *testing.T) *httptest.Server {
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func serve(t *testing.T, h http.Handler) string {

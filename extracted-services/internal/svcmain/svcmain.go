@@ -37,25 +37,29 @@ type Spec struct {
 }
 
 // Run parses args, builds the app and serves it until ctx ends, then shuts
-// down gracefully. -h prints usage to stdout and returns nil.
+// down gracefully (appmain.Serve). -h prints usage to stdout and returns
+// nil; a wrong command line (a bad flag or value, an empty --monolith-url,
+// a stray argument) is an *appmain.UsageError.
 func Run(ctx context.Context, s Spec, args []string, stdout io.Writer) error {
 	c := Common{Addr: s.DefaultAddr}
 	var logFormat string
 	fs := flag.NewFlagSet(s.Name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
-	fs.StringVar(&c.MonolithURL, "monolith-url", "http://127.0.0.1:8401", "base URL of the legacy monolith")
+	appmain.URLVar(fs, &c.MonolithURL, "monolith-url", "http://127.0.0.1:8401", "base URL of the legacy monolith", false)
 	fs.Int64Var(&c.Seed, "seed", 1, "seed of generated data and fault draws (use the monolith's)")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	c.Faults.RegisterFlags(fs)
 	if s.Flags != nil {
 		s.Flags(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := appmain.ParseFlags(fs, args, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if err := c.Faults.Validate(); err != nil {
+		return &appmain.UsageError{Err: fmt.Errorf("--fault-* flags: %w", err)}
 	}
 	log, err := appmain.NewLogger(stdout, logFormat)
 	if err != nil {

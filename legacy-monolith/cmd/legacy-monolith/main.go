@@ -16,23 +16,27 @@ import (
 func main() { appmain.Main("legacy-monolith", run) }
 
 // run parses args, builds the monolith and serves it until ctx ends, then
-// shuts down gracefully. Logs go to stdout; -h prints usage and returns nil.
+// shuts down gracefully. Logs go to stdout; -h prints usage and returns nil;
+// a wrong command line is an *appmain.UsageError (exit 2).
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var o monolith.Options
 	var addr, logFormat string
 	fs := flag.NewFlagSet("legacy-monolith", flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	fs.StringVar(&addr, "addr", "127.0.0.1:8401", "listen address")
-	fs.StringVar(&o.InventoryURL, "inventory-url", "", "base URL of the inventory service; when set, stock is reserved there instead of the local table")
-	fs.StringVar(&o.OrdersURL, "orders-url", "", "base URL of the orders service, owner of ord-5xxxxx orders (empty: none)")
+	appmain.URLVar(fs, &o.InventoryURL, "inventory-url", "", "base URL of the inventory service; when set, stock is reserved there instead of the local table", true)
+	appmain.URLVar(fs, &o.OrdersURL, "orders-url", "", "base URL of the orders service, owner of ord-5xxxxx orders (empty: none)", true)
+	appmain.URLVar(fs, &o.PaymentsURL, "payments-url", "", "base URL of the payments service, owner of pay-5xxxxx payments (empty: none)", true)
 	fs.Int64Var(&o.Seed, "seed", 1, "seed of the generated data and fault draws")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	o.Faults.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := appmain.ParseFlags(fs, args, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if err := o.Faults.Validate(); err != nil {
+		return &appmain.UsageError{Err: fmt.Errorf("--fault-* flags: %w", err)}
 	}
 	var err error
 	if o.Logger, err = appmain.NewLogger(stdout, logFormat); err != nil {

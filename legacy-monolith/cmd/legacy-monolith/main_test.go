@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strangler-proxy/strangler/internal/appmain"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use that signals on
@@ -90,15 +92,21 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunRejectsBadFlags checks that a wrong command line is an
+// *appmain.UsageError (exit 2) and prints nothing on stdout.
 func TestRunRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--log-format", "xml"},
 		{"--fault-latency", "-1s"},
 		{"--inventory-url", "nope"},
+		{"--payments-url", "localhost:8412"},
 		{"--no-such-flag"},
+		{"extra-arg", "--addr", "127.0.0.1:0"},
 	} {
-		if err := run(t.Context(), args, io.Discard); err == nil {
-			t.Errorf("run(%q) = nil, want an error", args)
+		var out bytes.Buffer
+		err := run(t.Context(), args, &out)
+		if _, ok := errors.AsType[*appmain.UsageError](err); !ok || out.Len() != 0 {
+			t.Errorf("run(%q) = %v (%T), printed %q; want an *appmain.UsageError and nothing on stdout", args, err, err, out.String())
 		}
 	}
 }
