@@ -3,73 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// startDemo runs the demo on free ports with a copy of config/routes.yaml
-// and the extra flags. It returns the shop's and admin's base URLs, each
-// app's base URL by name, and stop, which ends the demo and returns its
-// exit code (also called when the test ends).
-func startDemo(t *testing.T, extra ...string) (shop, admin string, apps map[string]string, stop func() int) {
-	t.Helper()
-	data, err := os.ReadFile("../../config/routes.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := filepath.Join(t.TempDir(), "routes.yaml")
-	if err := os.WriteFile(user, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--config", user, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--shutdown-timeout", "5s", "--log-level", "warn"}
-	apps = map[string]string{}
-	for i, port := range freePorts(t, len(demoApps)) {
-		args = append(args, "--"+demoApps[i]+"-port", strconv.Itoa(port))
-		apps[demoApps[i]] = fmt.Sprintf("http://127.0.0.1:%d", port)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
-	done := make(chan int, 1)
-	go func() { done <- runDemo(ctx, append(args, extra...), &out, &errOut) }()
-	code, stopped := 0, false
-	stop = func() int {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case code = <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatal("demo did not stop")
-			}
-		}
-		return code
-	}
-	t.Cleanup(func() { stop() })
-	banner := regexp.MustCompile(`Shop, through the proxy\s+(http://\S+)/\s+Migration dashboard\s+(http://\S+)/`)
-	eventually(t, "the demo's banner", func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("demo exited with %d: %s", code, errOut.String())
-		default:
-		}
-		m := banner.FindStringSubmatch(out.String())
-		if m != nil {
-			shop, admin = m[1], m[2]
-		}
-		return m != nil
-	})
-	return shop, admin, apps, stop
-}
 
 // demoDo sends method url with a JSON body (may be empty) and returns the
 // status, the X-Shop-Partial header and the body.
@@ -96,7 +38,8 @@ func demoDo(t *testing.T, method, url, body string) (int, string, string) {
 // takes read back from the monolith and are accepted by the owners of the
 // orders they pay.
 func TestDemoFaultFlagAndWiring(t *testing.T) {
-	shop, admin, apps, stop := startDemo(t, "--fault", "inventory:reset_rate=1", "--fault", "orders:latency=0s")
+	d := startDemo(t, "--fault", "inventory:reset_rate=1", "--fault", "orders:latency=0s")
+	shop, admin, apps, stop := d.shop, d.admin, d.apps, d.stop
 	var f struct {
 		ResetRate float64 `json:"reset_rate"`
 	}

@@ -91,60 +91,76 @@ func TestDemoRejectsBadPortFlag(t *testing.T) {
 	}
 }
 
+// demoRun is a demo started by startDemo.
+type demoRun struct {
+	shop, admin string            // base URLs of the proxy and the admin listener
+	config      string            // the copy of config/routes.yaml it serves
+	original    []byte            // config/routes.yaml as read
+	apps        map[string]string // each app's base URL, by name
+	ports       []int             // each app's port, in demoApps order
+	out, errOut *lockedBuffer
+	stop        func() int // ends the demo and returns its exit code (also called when the test ends)
+}
+
+// startDemo runs the demo on free ports with a copy of config/routes.yaml
+// and the extra flags, and waits for its banner.
+func startDemo(t *testing.T, extra ...string) *demoRun {
+	t.Helper()
+	data, err := os.ReadFile("../../config/routes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &demoRun{config: filepath.Join(t.TempDir(), "routes.yaml"), original: data, apps: map[string]string{},
+		ports: freePorts(t, len(demoApps)), out: &lockedBuffer{}, errOut: &lockedBuffer{}}
+	if err := os.WriteFile(d.config, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", d.config, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--reload-debounce", "20ms",
+		"--shutdown-timeout", "5s", "--log-level", "warn"}
+	for i, port := range d.ports {
+		args = append(args, "--"+demoApps[i]+"-port", strconv.Itoa(port))
+		d.apps[demoApps[i]] = fmt.Sprintf("http://127.0.0.1:%d", port)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- runDemo(ctx, append(args, extra...), d.out, d.errOut) }()
+	code, stopped := 0, false
+	d.stop = func() int {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("demo did not stop")
+			}
+		}
+		return code
+	}
+	t.Cleanup(func() { d.stop() })
+	banner := regexp.MustCompile(`Shop, through the proxy\s+(http://\S+)/\s+Migration dashboard\s+(http://\S+)/`)
+	eventually(t, "the demo's banner", func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("demo exited with %d: %s", code, d.errOut.String())
+		default:
+		}
+		m := banner.FindStringSubmatch(d.out.String())
+		if m != nil {
+			d.shop, d.admin = m[1], m[2]
+		}
+		return m != nil
+	})
+	return d
+}
+
 // TestDemoPortFlags runs the demo with every app moved off the ports of
 // routes.yaml (as when 8401 is taken): the apps listen on the flag ports,
 // the shop answers through the proxy, the user's routes.yaml is untouched,
 // and an edit of it still reaches the proxy.
 func TestDemoPortFlags(t *testing.T) {
-	data, err := os.ReadFile("../../config/routes.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := filepath.Join(t.TempDir(), "routes.yaml")
-	if err := os.WriteFile(user, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ports := freePorts(t, 4)
-	args := []string{"--config", user, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--reload-debounce", "20ms",
-		"--shutdown-timeout", "5s", "--log-level", "warn"}
-	for i, name := range demoApps {
-		args = append(args, "--"+name+"-port", strconv.Itoa(ports[i]))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
-	done := make(chan int, 1)
-	go func() { done <- runDemo(ctx, args, &out, &errOut) }()
-	stopped := false
-	stop := func() int {
-		if stopped {
-			return exitOK
-		}
-		stopped = true
-		cancel()
-		select {
-		case code := <-done:
-			return code
-		case <-time.After(15 * time.Second):
-			t.Fatal("demo did not stop")
-			return 0
-		}
-	}
-	t.Cleanup(func() { stop() })
-
-	banner := regexp.MustCompile(`Shop, through the proxy\s+(http://\S+)/\s+Migration dashboard\s+(http://\S+)/`)
-	var shop, admin string
-	eventually(t, "the demo's banner", func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("demo exited with %d: %s", code, errOut.String())
-		default:
-		}
-		m := banner.FindStringSubmatch(out.String())
-		if m != nil {
-			shop, admin = m[1], m[2]
-		}
-		return m != nil
-	})
+	d := startDemo(t)
+	shop, admin, user, data, ports, out, errOut, stop := d.shop, d.admin, d.config, d.original, d.ports, d.out, d.errOut, d.stop
 	for i, name := range demoApps {
 		if code, body := demoGet(fmt.Sprintf("http://127.0.0.1:%d/health/live", ports[i])); code != 200 {
 			t.Errorf("%s on its flag port %d: %d %s", name, ports[i], code, body)
