@@ -43,11 +43,12 @@ const maxSyncRounds = 8
 // layout. While a directory is missing, Watch watches its nearest existing
 // parent, logs a warning, and watches the directory again once it is back.
 //
-// Events closer together than debounce are merged into one call, but a
-// call comes at most ten times debounce (a second at most, unless debounce
-// is longer) after the first event it answers, even while events keep
-// coming. When the kernel drops events (queue
-// overflow), Watch calls back too, since it cannot tell what changed.
+// Events closer together than debounce are merged into one call, which
+// comes once the file has been quiet for debounce: a file written in
+// pieces is read once it is complete, never in between (a half-written
+// file can be valid YAML, with a weight not yet written that defaults to
+// 100). When the kernel drops events (queue overflow), Watch calls back
+// too, since it cannot tell what changed.
 //
 // Watch also calls onChange once as soon as the directories are watched:
 // the caller read the file before Watch started, and a save in between
@@ -105,47 +106,26 @@ func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.L
 			cw.resync()
 			d.event()
 		case <-d.timer.C:
-			d.fired()
 			cw.resync()
 			onChange()
 		}
 	}
 }
 
-// maxDelay is the longest a call back may wait after the first event it
-// answers: ten times debounce, but at most a second unless debounce itself
-// is longer. Without it, a file rewritten without pause would postpone the
-// reload forever.
-func maxDelay(debounce time.Duration) time.Duration {
-	return max(debounce, min(10*debounce, time.Second))
-}
-
-// debouncer fires its timer quiet after the last event, and at most
-// maxDelay(quiet) after the first event since it last fired.
+// debouncer fires its timer quiet after the last event.
 type debouncer struct {
 	timer *time.Timer
 	quiet time.Duration
-	limit time.Duration
-	first time.Time // first event since the timer last fired; zero when none
 }
 
 func newDebouncer(quiet time.Duration) *debouncer {
 	t := time.NewTimer(quiet)
 	t.Stop()
-	return &debouncer{timer: t, quiet: quiet, limit: maxDelay(quiet)}
+	return &debouncer{timer: t, quiet: quiet}
 }
 
 // event (re)arms the timer for an event now.
-func (d *debouncer) event() {
-	now := time.Now()
-	if d.first.IsZero() {
-		d.first = now
-	}
-	d.timer.Reset(max(0, min(d.quiet, d.limit-now.Sub(d.first))))
-}
-
-// fired records that the timer fired: the next event starts a new wait.
-func (d *debouncer) fired() { d.first = time.Time{} }
+func (d *debouncer) event() { d.timer.Reset(d.quiet) }
 
 // configWatch keeps an fsnotify watcher on the directories that decide
 // which file the config path names and what it holds.

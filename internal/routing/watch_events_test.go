@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -48,38 +49,43 @@ func repoint(t *testing.T, target, link string) {
 	rename(t, tmp, link)
 }
 
-// A file that keeps changing next to routes.yaml (an access log, stderr
-// redirected there) must not postpone the reload of routes.yaml; nor may
-// routes.yaml itself, written without pause, postpone it past the bound.
+// TestWatchChurn checks that a file that keeps changing next to
+// routes.yaml (an access log, stderr redirected there) does not postpone
+// the reload of routes.yaml.
 func TestWatchChurn(t *testing.T) {
 	const debounce = 50 * time.Millisecond // far longer than churn's pace
-	t.Run("another file in the directory", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "routes.yaml")
-		writeFile(t, path, "v1")
-		w := startWatch(t, dir, path, debounce)
-		churn(t, filepath.Join(dir, "access.log"))
-		writeFile(t, path, "v2")
-		w.waitFor(t, "v2")
-	})
-	t.Run("the config file itself", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "routes.yaml")
-		writeFile(t, path, "start")
-		w := startWatch(t, dir, path, debounce)
-		churn(t, path)
-		deadline := time.After(waitBound)
-		for {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "routes.yaml")
+	writeFile(t, path, "v1")
+	w := startWatch(t, dir, path, debounce)
+	churn(t, filepath.Join(dir, "access.log"))
+	writeFile(t, path, "v2")
+	w.waitFor(t, "v2")
+}
+
+// TestDebounceWaitsForQuiet checks, on a fake clock, that a file written
+// in pieces for longer than any bound (events every 50 ms for a minute,
+// debounce 100 ms) is reloaded once, debounce after the last piece, never
+// in between: a half-written file can be valid and say something the
+// finished one does not.
+func TestDebounceWaitsForQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const quiet = 100 * time.Millisecond
+		d := newDebouncer(quiet)
+		start := time.Now()
+		for range 1200 {
+			d.event()
+			time.Sleep(50 * time.Millisecond)
 			select {
-			case got := <-w.seen:
-				if got != "start" {
-					return // a reload while the writes go on
-				}
-			case err := <-w.done:
-				t.Fatalf("Watch returned early: %v", err)
-			case <-deadline:
-				t.Fatalf("no callback within %v while routes.yaml kept changing", waitBound)
+			case <-d.timer.C:
+				t.Fatalf("fired %v after the first event, while events still came every 50ms", time.Since(start))
+			default:
 			}
+		}
+		last := time.Now()
+		<-d.timer.C
+		if got := time.Since(last); got != quiet-50*time.Millisecond {
+			t.Errorf("fired %v after the last loop turn, want %v (debounce after the last event)", got, quiet-50*time.Millisecond)
 		}
 	})
 }
