@@ -274,6 +274,9 @@ func (f *forwarder) fail(w http.ResponseWriter, out *http.Request, err error) {
 	}
 	f.log.Warn("upstream request failed", "route", f.route.Name, "side", f.side.String(),
 		"upstream", f.upstream.Name(), "status", reply.status, "request_id", id, "error", err)
+	if rec, ok := w.(*recorder); ok {
+		rec.ownReply = true
+	}
 	writeError(w, reply, id)
 }
 

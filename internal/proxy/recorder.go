@@ -17,6 +17,7 @@ type recorder struct {
 	served   *forwarder    // who answered: the picked side, or legacy after a fallback
 	in       *http.Request // the client's request, for a fallback
 	fallback string        // why legacy served a request meant for the service, or ""
+	ownReply bool          // the answer is strangler's error reply (502, 503, 504), not an upstream's
 
 	// For a request being shadowed: the answer's headers and body as the
 	// client got them, the body up to the route's max_body.

@@ -365,7 +365,8 @@ func (s *shadowRoute) begin(r *http.Request, trusted trustedProxies) *shadowCapt
 
 // task turns the finished capture into a queued copy, or returns false
 // when the answers cannot be compared: the request fell back, was
-// upgraded, or its body or answer exceeded max_body; or the primary side
+// answered by strangler itself (an upstream error, an open breaker, a full
+// bulkhead), was upgraded, or its body or answer exceeded max_body; or the primary side
 // answered a conditional request with 304 Not Modified or 412
 // Precondition Failed, which depends on what the client had cached, not on
 // the resource (the copy carries the same If-* headers, but its side's
@@ -373,6 +374,7 @@ func (s *shadowRoute) begin(r *http.Request, trusted trustedProxies) *shadowCapt
 func (c *shadowCapture) task(rec *recorder, served *forwarder, path, rawPath, query, requestID string) (*shadowTask, bool) {
 	switch {
 	case rec.served != served, // fell back: the side that should answer did not
+		rec.ownReply, // strangler answered (breaker open, bulkhead full, timeout): no side did
 		rec.code < 200, rec.code == http.StatusSwitchingProtocols,
 		rec.code == http.StatusNotModified, rec.code == http.StatusPreconditionFailed,
 		rec.tee.over, c.body != nil && !c.body.complete():

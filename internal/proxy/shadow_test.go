@@ -869,6 +869,23 @@ func TestShadowSkipped(t *testing.T) {
 			t.Errorf("legacy got %d real requests and %d copies, want the fallback only", len(direct), len(copies))
 		}
 	})
+
+	// strangler's own error reply (here 502: the service is unreachable and
+	// the route does not fall back) is no side's answer: comparing it with
+	// legacy's would count the outage as a mismatch.
+	t.Run("own error reply", func(t *testing.T) {
+		hs := newShadowHarness(t)
+		legacy := startTwin(t, "legacy", false, sameAnswer)
+		hs.urls["legacy"], hs.urls["svc"] = legacy.url, deadURL(t)
+		hs.apply(t, twinsConfig+`  - {prefix: /api/items, service: svc, name: items, fallback: false, shadow: {}}
+`)
+		res, body := call(t, hs, http.MethodGet, "/api/items/1", nil, "")
+		checkErrorReply(t, res, []byte(body), http.StatusBadGateway)
+		waitCounts(t, hs, "items", counts{skipped: 1})
+		if _, copies := legacy.requests(); len(copies) != 0 {
+			t.Errorf("legacy got %d copies, want none", len(copies))
+		}
+	})
 }
 
 // TestShadowStatsSurviveReload checks that a route's shadow counts and its
