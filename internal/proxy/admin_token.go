@@ -32,7 +32,7 @@ func requireToken(token string) mux.MiddlewareFunc {
 				next.ServeHTTP(w, r)
 				return
 			}
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got, ok := bearerToken(r.Header.Get("Authorization"))
 			sum := sha256.Sum256([]byte(got))
 			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="strangler admin"`)
@@ -42,4 +42,15 @@ func requireToken(token string) mux.MiddlewareFunc {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// bearerToken returns the token of an Authorization value in the Bearer
+// scheme, whose name is case-insensitive (RFC 9110, section 11.1):
+// "bearer TOKEN" is as good as "Bearer TOKEN".
+func bearerToken(authorization string) (string, bool) {
+	scheme, token, ok := strings.Cut(authorization, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(token, " "), true
 }

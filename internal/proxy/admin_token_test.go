@@ -30,15 +30,18 @@ func TestAdminToken(t *testing.T) {
 	}
 	guarded := []string{"/metrics", "/api/status", "/api/dashboard", "/api/dashboard/events", "/api/shadow/orders"}
 	for _, p := range guarded {
-		for _, auth := range []string{"", "Bearer wrong", "Basic czNjcmV0LXRva2Vu", "Bearer s3cret-token-and-more", "s3cret-token"} {
+		for _, auth := range []string{"", "Bearer wrong", "Basic czNjcmV0LXRva2Vu", "Bearer s3cret-token-and-more", "s3cret-token", "Bearers3cret-token", "Token s3cret-token"} {
 			if code := get(p, auth); code != http.StatusUnauthorized {
 				t.Errorf("GET %s with Authorization %q: %d, want 401", p, auth, code)
 			}
 		}
 	}
 	for _, p := range []string{"/metrics", "/api/status", "/api/dashboard"} {
-		if code := get(p, "Bearer s3cret-token"); code != http.StatusOK {
-			t.Errorf("GET %s with the token: %d, want 200", p, code)
+		// The scheme's name is case-insensitive (RFC 9110).
+		for _, auth := range []string{"Bearer s3cret-token", "bearer s3cret-token", "BEARER s3cret-token"} {
+			if code := get(p, auth); code != http.StatusOK {
+				t.Errorf("GET %s with Authorization %q: %d, want 200", p, auth, code)
+			}
 		}
 	}
 	for _, p := range []string{"/", "/healthz", "/readyz"} {

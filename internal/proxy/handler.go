@@ -260,6 +260,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(rec, start, route, clean, id, traceID)
 	}()
 	f.proxy.ServeHTTP(rec, r)
+	if rec.hijacked == nil {
+		// net/http writes the end of the answer (the last chunk, what is
+		// still buffered) after the handler returns: a stream that ended
+		// after a quiet spell must not find the last write's deadline
+		// passed.
+		rec.extendWriteDeadline()
+	}
 	if shadowing != nil {
 		// After the answer: the client never waits for the copy.
 		escaped := ""

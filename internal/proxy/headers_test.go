@@ -173,7 +173,8 @@ func TestUnderscoreForwardingHeaders(t *testing.T) {
 		"True-Client-Ip": "6.6.6.6", "X-Client-Ip": "6.6.6.6", "Client-Ip": "6.6.6.6", "X-Cluster-Client-Ip": "6.6.6.6",
 		"Cf-Connecting-Ip": "6.6.6.6", "Fastly-Client-Ip": "6.6.6.6", "X-Original-Forwarded-For": "6.6.6.6",
 		"X-Forwarded": "for=6.6.6.6", "Forwarded-For": "6.6.6.6", "X-Forwarded-Server": "evil.example",
-		"X-Original-Url": "/admin", "X-Rewrite-Url": "/admin",
+		"X-Original-Url": "/admin", "X-Rewrite-Url": "/admin", "X-Original-Uri": "/admin", "X-Forwarded-Uri": "/admin",
+		"X-Forwarded-Path": "/admin", "X-Original-Host": "evil.example",
 	}
 	for _, tc := range []struct {
 		name    string

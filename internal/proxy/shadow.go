@@ -40,7 +40,8 @@ var shadowResults = [...]string{"match", "mismatch", "error", "dropped", "skippe
 
 // Bounds of the shadow queue. Each route has its own lane: at most
 // shadowWorkers copies in flight and shadowQueueLen waiting, holding at
-// most shadowLaneBytes; all lanes together hold at most shadowQueueBytes.
+// most shadowLaneBytes; all lanes together hold at most shadowQueueBytes,
+// beyond which only empty lanes take a copy.
 // A copy that finds its lane or the whole queue full is dropped and
 // counted, so a slow or dead shadow side can never hold more than this
 // much memory, slow the real path, or starve the copies of other routes.
@@ -172,22 +173,19 @@ func (s *shadower) laneFor(name string) *shadowLane {
 // submit queues t in its route's lane without waiting, and starts a
 // goroutine for the lane when fewer than shadowWorkers run. A copy that
 // could never fit is skipped; one that finds its lane or the queue full is
-// dropped. An empty lane takes one copy of any size the queue has room
-// for, so that a route whose max_body exceeds its lane's share still
-// compares.
+// dropped. An empty lane always takes one copy, whatever the other lanes
+// hold: hung lanes together cannot starve a route whose own side answers
+// (so the queue holds at most shadowQueueBytes plus one copy per lane),
+// and a route whose max_body exceeds its lane's share still compares.
 func (s *shadower) submit(t *shadowTask) {
 	if t.size > shadowQueueBytes {
 		t.sr.count(shadowSkipped)
 		return
 	}
-	if s.held.Add(t.size) > shadowQueueBytes {
-		s.held.Add(-t.size)
-		t.sr.count(shadowDropped)
-		return
-	}
 	l := t.sr.lane
 	l.mu.Lock()
-	if len(l.pending) >= shadowQueueLen || l.bytes > 0 && l.bytes+t.size > shadowLaneBytes {
+	full := len(l.pending) >= shadowQueueLen || l.bytes > 0 && l.bytes+t.size > shadowLaneBytes
+	if held := s.held.Add(t.size); full || held > shadowQueueBytes && l.bytes > 0 {
 		l.mu.Unlock()
 		s.held.Add(-t.size)
 		t.sr.count(shadowDropped)

@@ -773,6 +773,56 @@ routes:
 	}
 }
 
+// TestShadowHungLanesDoNotStarveOthers checks the queue's shared bound:
+// five routes whose shadow side holds every 1 MiB copy fill the 64 MiB all
+// lanes share, and another route with copies as large, whose lane is
+// empty, still gets each of them sent and compared, one at a time.
+func TestShadowHungLanesDoNotStarveOthers(t *testing.T) {
+	hs := newShadowHarness(t)
+	body := strings.Repeat("x", 1<<20)
+	large := func(*http.Request, string) answer {
+		return answer{header: map[string]string{"Content-Type": "text/plain"}, body: body}
+	}
+	_, svc := startTwins(t, hs, large, large, true)
+	other := startTwin(t, "other", false, large)
+	hs.urls["other"] = other.url
+	cfg := strings.Replace(twinsConfig, "routes:\n", "  other: {url: \"{{.other}}\"}\nroutes:\n", 1) +
+		"  - {prefix: /api/other, service: other, weight: 0, name: other, shadow: {max_body: 2MiB}}\n"
+	const hung = 5
+	for i := range hung {
+		cfg += fmt.Sprintf("  - {prefix: /api/r%d, service: svc, weight: 0, name: r%d, shadow: {max_body: 2MiB}}\n", i, i)
+	}
+	hs.apply(t, cfg)
+	for i := range hung {
+		for j := range 16 {
+			if code, n := getSize(t, hs, fmt.Sprintf("/api/r%d/%d", i, j)); code != http.StatusOK || n != int64(len(body)) {
+				t.Fatalf("r%d request %d: %d with %d bytes", i, j, code, n)
+			}
+		}
+	}
+	// More than 64 MiB were asked for (five lanes of 15): the shared
+	// bound dropped some.
+	var dropped uint64
+	for i := range hung {
+		dropped += report(t, hs, fmt.Sprintf("r%d", i)).Shadow.Dropped
+	}
+	if dropped <= hung {
+		t.Fatalf("the hung lanes dropped %d copies, want the shared 64 MiB bound to be reached", dropped)
+	}
+	// The other route's copies are as large: the room the hung lanes
+	// left in the shared bound (less than one copy) does not take them.
+	const n = 10
+	for i := range n {
+		if code, size := getSize(t, hs, fmt.Sprintf("/api/other/%d", i)); code != http.StatusOK || size != int64(len(body)) {
+			t.Fatalf("other request %d: %d with %d bytes", i, code, size)
+		}
+		waitCounts(t, hs, "other", counts{match: uint64(i + 1)})
+	}
+	if held := svc.copiesInFlight.Load(); held < (hung-1)*shadowWorkers {
+		t.Errorf("%d copies held at the hung side, want the hung lanes still held", held)
+	}
+}
+
 // getSize sends a GET through the proxy within waitLimit and returns the
 // status and the length of the body, read without keeping it.
 func getSize(t *testing.T, hs *harness, target string) (int, int64) {

@@ -107,9 +107,12 @@ func (t trustedProxies) setForwarding(pr *httputil.ProxyRequest) {
 //   - the client's address, as CDNs and older balancers name it: Rails
 //     reads Client-Ip, the request-ip package prefers X-Client-Ip, and
 //     rate limits and allow lists are keyed on them;
-//   - the original URL: IIS URL Rewrite, Zend and Symfony's older request
-//     classes route on X-Original-Url and X-Rewrite-Url, which would let a
-//     client reach a path the route did not match.
+//   - the original URL or host: IIS URL Rewrite, Zend and Symfony's older
+//     request classes route on X-Original-Url and X-Rewrite-Url, and
+//     forward-auth services (Traefik's ForwardAuth, nginx auth_request
+//     with Authelia or oauth2-proxy) decide on X-Forwarded-Uri,
+//     X-Original-Uri and X-Original-Host: a client could reach a path the
+//     route did not match, or be judged on a URL it did not ask for.
 //
 // isPeerHeader tells them; one pass over the request's few headers with a
 // switch is cheaper than deleting each of them from the map.
@@ -118,7 +121,7 @@ func isPeerHeader(canonical string) bool {
 	case "X-Forwarded-Ssl", "X-Forwarded-Scheme", "Front-End-Https", "X-Url-Scheme",
 		"True-Client-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip", "Cf-Connecting-Ip",
 		"Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For", "X-Forwarded-Server",
-		"X-Original-Url", "X-Rewrite-Url":
+		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Original-Host":
 		return true
 	}
 	return false
@@ -134,7 +137,7 @@ var vouchedHeaders = [...]string{
 	"x-forwarded-ssl", "x-forwarded-scheme", "front-end-https", "x-url-scheme",
 	"true-client-ip", "x-client-ip", "client-ip", "x-cluster-client-ip", "cf-connecting-ip",
 	"fastly-client-ip", "x-original-forwarded-for", "x-forwarded", "forwarded-for", "x-forwarded-server",
-	"x-original-url", "x-rewrite-url",
+	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-forwarded-path", "x-original-host",
 }
 
 // dropUnderscoreLookalikes removes from h every header whose name, with

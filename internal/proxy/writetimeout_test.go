@@ -75,6 +75,76 @@ upstreams:
 	}
 }
 
+// TestStreamEndingAfterQuietSpellIsWhole checks that a streamed answer
+// whose upstream stays quiet for longer than WriteTimeout and then ends
+// reaches the client whole: net/http writes the last chunk after the
+// handler returns, and it must not find the last write's deadline passed.
+// The wait is not measured: a client that stops reading a large answer on
+// another route, started after the stream's first write, is the witness.
+// Once it is cut off (its request is counted), more than WriteTimeout has
+// passed since the stream's last write.
+func TestStreamEndingAfterQuietSpellIsWhole(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	release := make(chan struct{})
+	stream := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "one\n")
+		_ = http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		// The stream ends without another byte: only the last chunk is
+		// left to write.
+	}))
+	chunk := strings.Repeat("x", 32<<10)
+	big := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 8 << 10 {
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	}))
+	hs := &harness{reg: prometheus.NewPedanticRegistry(), urls: map[string]string{"stream": stream.URL, "big": big.URL}}
+	hs.handler = New(Options{Registerer: hs.reg, WriteTimeout: timeout})
+	t.Cleanup(func() { _ = hs.handler.Close() })
+	hs.front = httptest.NewUnstartedServer(hs.handler)
+	hs.front.Config.ErrorLog = log.New(serverLog{t}, "", 0)
+	hs.front.Start()
+	t.Cleanup(hs.front.Close)
+	hs.client = hs.front.Client()
+	hs.apply(t, `
+legacy: stream
+upstreams:
+  stream: {url: "{{.stream}}"}
+  big: {url: "{{.big}}"}
+routes:
+  - {prefix: /big, service: big, name: big}
+`)
+
+	res, err := hs.client.Get(hs.front.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	rd := bufio.NewReader(res.Body)
+	if line, err := rd.ReadString('\n'); err != nil || line != "one\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+
+	stalled := dialRaw(t, hs.front.Listener.Addr().String())
+	defer stalled.Close()
+	if _, err := fmt.Fprintf(stalled, "GET /big/x HTTP/1.1\r\nHost: shop\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("big", "extracted", "big", "GET", "200"), 1)
+
+	close(release)
+	rest, err := io.ReadAll(rd)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("after the quiet spell: %q, %v; want a clean end", rest, err)
+	}
+}
+
 func isConnReset(err error) bool {
 	return strings.Contains(err.Error(), "connection reset")
 }

@@ -87,7 +87,7 @@ func TestDialBoundedByUpstreamTimeout(t *testing.T) {
 			_, _, err := doReq(u, req)
 			took := time.Since(start)
 			wantDialTimeout(t, err, true)
-			if took < timeout || took > timeout+time.Second {
+			if took < timeout || took > timeout+3*time.Second { // an unbounded dial takes 5s
 				t.Fatalf("%s took %s, want about the upstream timeout %s (dial timeout is %s)", method, took, timeout, maxDialTimeout)
 			}
 		})
@@ -100,7 +100,7 @@ func TestDialBoundedByUpstreamTimeout(t *testing.T) {
 // A retry's dial ends when the timeout, counted from the first attempt,
 // is over.
 func TestRetryDialBoundedByRemainingTimeout(t *testing.T) {
-	const timeout, slow = time.Second, 800 * time.Millisecond
+	const timeout, slow = 2 * time.Second, 1600 * time.Millisecond
 	srv := newFaultServer(t)
 	srv.then(func(w http.ResponseWriter, r *http.Request) {
 		select { // a slow 503: most of the timeout is gone before the retry
