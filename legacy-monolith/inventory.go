@@ -26,12 +26,18 @@ func (a *App) routeInventory(mux *http.ServeMux) {
 }
 
 func (a *App) handleListStock(w http.ResponseWriter, r *http.Request) {
-	items, err := readStock(a, w, r, func(b stockBook) ([]shopapi.StockItem, error) { return b.items(r.Context()) })
+	items, err := a.stockItems(w, r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	shopapi.WriteJSON(w, http.StatusOK, shopapi.StockList{Items: items})
+}
+
+// stockItems reads every stock item for r through readStock, as
+// GET /api/inventory/items answers them and the home page shows them.
+func (a *App) stockItems(w http.ResponseWriter, r *http.Request) ([]shopapi.StockItem, error) {
+	return readStock(a, w, r, func(b stockBook) ([]shopapi.StockItem, error) { return b.items(r.Context()) })
 }
 
 func (a *App) handleGetStock(w http.ResponseWriter, r *http.Request) {

@@ -169,6 +169,17 @@ func (a *App) getOrder(ctx context.Context, id string) (shopapi.Order, error) {
 	return shopapi.Order{}, shopapi.NotFound404("order", id)
 }
 
+// orderOfRequest reads the order a payment or shipment request r names:
+// one that does not exist, or that the caller's X-Customer-ID may not see,
+// is *Error 422 unknown_order.
+func (a *App) orderOfRequest(r *http.Request, id string) (shopapi.Order, error) {
+	o, err := a.getOrder(r.Context(), id)
+	if shopapi.IsNotFound(err) || (err == nil && !shopapi.VisibleTo(r, o.CustomerID)) {
+		return shopapi.Order{}, shopapi.UnknownOrder(id)
+	}
+	return o, err
+}
+
 // updateOrder applies a status transition at the side that owns the
 // order, for caller, the X-Customer-ID of the request ("" for internal
 // callers such as payments and shipping). The owner checks it.

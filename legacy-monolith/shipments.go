@@ -81,10 +81,7 @@ func (a *App) handleCreateShipment(w http.ResponseWriter, r *http.Request) {
 	if ns.Carrier == "" {
 		ns.Carrier = "DHL"
 	}
-	o, err := a.getOrder(r.Context(), ns.OrderID)
-	if shopapi.IsNotFound(err) {
-		err = shopapi.UnknownOrder(ns.OrderID)
-	}
+	o, err := a.orderOfRequest(r, ns.OrderID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
