@@ -226,7 +226,7 @@ func (s Settings) WithDefaults() Settings {
 	if len(r.Methods) > 0 {
 		ms := make([]string, 0, len(r.Methods))
 		for _, m := range r.Methods {
-			ms = append(ms, strings.ToUpper(strings.TrimSpace(m)))
+			ms = append(ms, normalMethod(m))
 		}
 		slices.Sort(ms)
 		r.Methods = slices.Compact(ms)
@@ -243,8 +243,11 @@ func def[T comparable](p *T, d T) {
 }
 
 // Validate checks s as WithDefaults would complete it and returns every
-// problem found, joined with errors.Join. Messages name the YAML key.
+// problem found, joined with errors.Join. Messages name the YAML key; a
+// retry method is named by its index in s.Retry.Methods as given (before
+// WithDefaults sorts the list), so that a caller can find it in its file.
 func (s Settings) Validate() error {
+	methods := s.Retry.Methods
 	s = s.WithDefaults()
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -319,14 +322,29 @@ func (s Settings) Validate() error {
 	if !(r.Budget > 0 && r.Budget <= 1) {
 		bad("retry.budget: %v must be in (0, 1]", r.Budget)
 	}
-	for i, m := range r.Methods {
-		if m == "" || strings.ContainsAny(m, " \t()<>@,;:\\\"/[]?={}") {
-			bad("retry.methods[%d]: %q is not an HTTP method", i, m)
-		} else if m == http.MethodConnect {
-			bad("retry.methods[%d]: CONNECT cannot be retried", i)
+	for i, raw := range methods {
+		if err := checkRetryMethod(raw); err != nil {
+			bad("retry.methods[%d]: %w", i, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// normalMethod is a retry method as WithDefaults keeps it: trimmed and
+// upper-cased.
+func normalMethod(m string) string { return strings.ToUpper(strings.TrimSpace(m)) }
+
+// checkRetryMethod checks one entry of retry.methods as written, once
+// normalised; the error quotes it as written.
+func checkRetryMethod(raw string) error {
+	m := normalMethod(raw)
+	switch {
+	case m == "" || strings.ContainsAny(m, " \t()<>@,;:\\\"/[]?={}"):
+		return fmt.Errorf("%q is not an HTTP method", raw)
+	case m == http.MethodConnect:
+		return errors.New("CONNECT cannot be retried")
+	}
+	return nil
 }
 
 // checkTarget validates one target URL.

@@ -154,8 +154,11 @@ func keyed(k, v *yaml.Node) *yaml.Node {
 
 // duplicate is a mapping key given again after its first occurrence.
 type duplicate struct {
-	err error
-	key *yaml.Node // the repeated key
+	// err is the message for the repeat; nil past maxRepeatMessages
+	// repeats in one mapping (the last message listed counts the rest).
+	err    error
+	key    *yaml.Node   // the repeated key
+	before []*yaml.Node // the earlier occurrences of the key, in order
 	// from and to are the first and last line of the repeated entry (key
 	// and value); both 0 when the entry is not safe to cut out by whole
 	// lines (see entryLines).
@@ -174,57 +177,103 @@ type keyID struct {
 	value string
 }
 
-// duplicates walks every mapping under root and returns one duplicate per
-// repeated key, each naming its line and the line of the first occurrence,
-// in document order. repeats holds the "already defined" messages yaml.v3
-// gives for those same keys, word for word, so that exactly these (and no
-// other message) can be left out for being reported here. data is the text
-// root was decoded from, used to find the lines of each repeated entry.
-func duplicates(file string, data []byte, root *yaml.Node) (out []duplicate, repeats map[string]bool) {
-	repeats = map[string]bool{}
+// maxRepeatMessages bounds the repeats listed one by one per mapping; the
+// last message listed counts the others. A key given thousands of times
+// thus makes a few messages, not thousands.
+const maxRepeatMessages = 10
+
+// duplicates walks every mapping under root, keys that are mappings
+// included (yaml.v3 checks those too), and returns one duplicate per
+// repeated key, each naming its line and the line of the first
+// occurrence, in document order. Its work is linear in the size of the
+// tree: each key is looked up once, and messages are capped per mapping.
+// data is the text root was decoded from, used to find the lines of each
+// repeated entry.
+func duplicates(file string, data []byte, root *yaml.Node) []duplicate {
+	var out []duplicate
 	var text [][]byte
 	if plainLineBreaks(data) {
 		text = bytes.SplitAfter(data, []byte("\n"))
 	}
-	var walk func(n *yaml.Node, path []any, keep []int)
-	walk = func(n *yaml.Node, path []any, keep []int) {
+	// inKey is set under a key: an entry there is never cut out.
+	var walk func(n *yaml.Node, path []any, keep []int, inKey bool)
+	walk = func(n *yaml.Node, path []any, keep []int, inKey bool) {
 		switch n.Kind {
 		case yaml.DocumentNode:
 			for _, c := range n.Content {
-				walk(c, path, keep)
+				walk(c, path, keep, inKey)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				walk(c, append(slices.Clip(path), i), append(slices.Clip(keep), c.Line))
+				walk(c, append(slices.Clip(path), i), append(slices.Clip(keep), c.Line), inKey)
 			}
 		case yaml.MappingNode:
 			seen := map[keyID][]*yaml.Node{}
+			var mine []int // indexes in out of this mapping's repeats
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
 				id := keyID{k.Kind, k.Value}
 				if before := seen[id]; len(before) > 0 {
 					d := duplicate{
-						err: &LineError{File: file, Line: k.Line, Msg: fmt.Sprintf("%s defined twice (first at line %d)", describeKey(path, keyName(k)), before[0].Line)},
-						key: k,
+						err:    &LineError{File: file, Line: k.Line, Msg: fmt.Sprintf("%s defined twice (first at line %d)", describeKey(path, keyName(k)), before[0].Line)},
+						key:    k,
+						before: before,
 					}
-					d.from, d.to = entryLines(text, n, i)
+					if !inKey {
+						d.from, d.to = entryLines(text, n, i)
+					}
 					if d.from > 0 {
 						d.keep = keep
 					}
+					mine = append(mine, len(out))
 					out = append(out, d)
-					// yaml.v3 (decode.go, decoder.mapping) words one message
-					// per pair of equal keys.
-					for _, b := range before {
-						repeats[fmt.Sprintf("line %d: mapping key %#v already defined at line %d", k.Line, k.Value, b.Line)] = true
-					}
 				}
 				seen[id] = append(seen[id], k)
-				walk(v, append(slices.Clip(path), k.Value), append(slices.Clip(keep), k.Line))
+				if k.Kind == yaml.MappingNode || k.Kind == yaml.SequenceNode {
+					walk(k, path, keep, true)
+				}
+				walk(v, append(slices.Clip(path), k.Value), append(slices.Clip(keep), k.Line), inKey)
 			}
+			capRepeats(out, mine)
 		}
 	}
-	walk(root, nil, nil)
-	return out, repeats
+	walk(root, nil, nil, false)
+	return out
+}
+
+// capRepeats keeps the messages of the first maxRepeatMessages+1 repeats
+// of one mapping (at indexes mine in dups) and drops the others, counting
+// them in the last message kept.
+func capRepeats(dups []duplicate, mine []int) {
+	if len(mine) <= maxRepeatMessages+1 {
+		return
+	}
+	rest := len(mine) - maxRepeatMessages - 1
+	more := fmt.Sprintf("; %d more repeats in this mapping are not listed", rest)
+	if rest == 1 {
+		more = "; 1 more repeat in this mapping is not listed"
+	}
+	le := dups[mine[maxRepeatMessages]].err.(*LineError)
+	le.Msg += more
+	for _, i := range mine[maxRepeatMessages+1:] {
+		dups[i].err = nil
+	}
+}
+
+// repeatMessages returns the "already defined" messages yaml.v3 gives for
+// the repeats in dups, word for word, so that exactly these (and no other
+// message) can be left out for being reported by Load. yaml.v3 (decode.go,
+// decoder.mapping) words one message per pair of equal keys: their number
+// grows with the square of the copies of one key, so Load asks for them
+// only when the repeats are few.
+func repeatMessages(dups []duplicate) map[string]bool {
+	repeats := map[string]bool{}
+	for _, d := range dups {
+		for _, b := range d.before {
+			repeats[fmt.Sprintf("line %d: mapping key %#v already defined at line %d", d.key.Line, d.key.Value, b.Line)] = true
+		}
+	}
+	return repeats
 }
 
 // entryLines returns the first and last line of the entry at n.Content[i]

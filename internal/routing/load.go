@@ -43,9 +43,15 @@ func Load(name string, data []byte) (*Config, error) {
 	// the text (its lines blanked, so line numbers hold) before decoding,
 	// so that the rest of the file is still checked.
 	//
-	// The rule: an entry is cut only when that is safe (see entryLines:
+	// With more than maxCutDuplicates repeats, they alone are reported
+	// (at most maxRepeatMessages+1 messages per mapping) and nothing is
+	// decoded: yaml.v3's decode words one message per pair of equal keys,
+	// in time quadratic in the copies of one key, and a reload must not
+	// stall on a key pasted thousands of times.
+	//
+	// Otherwise an entry is cut only when that is safe (see entryLines:
 	// block style, range known from the structure, no anchors or aliases
-	// in it; at most maxCutDuplicates repeats), and the cut is checked:
+	// in it, not inside a key), and the cut is checked:
 	// the cut text must parse into the original tree less the repeated
 	// entries and decode, and each entry decoded alone must parse into a
 	// part of the original tree. If any of this fails, Load falls back to
@@ -57,10 +63,16 @@ func Load(name string, data []byte) (*Config, error) {
 	if len(docs) > 1 {
 		errs = append(errs, extraDocument(name, docs[1]))
 	}
-	dups, repeats := duplicates(name, data, root)
+	dups := duplicates(name, data, root)
 	for _, d := range dups {
-		errs = append(errs, d.err)
+		if d.err != nil {
+			errs = append(errs, d.err)
+		}
 	}
+	if len(dups) > maxCutDuplicates {
+		return nil, sortedByLine(errs)
+	}
+	repeats := repeatMessages(dups)
 	fallback := func() error {
 		return sortedByLine(append(slices.Clip(errs), decodeErrors(name, data, repeats)...))
 	}
@@ -146,7 +158,8 @@ func decodeErrors(name string, data []byte, repeats map[string]bool) []error {
 }
 
 // maxCutDuplicates bounds the work of cutting repeats out (each is decoded
-// alone); a file with more is only checked by yaml.v3.
+// alone) and of yaml.v3's decode; a file with more repeats is refused for
+// them alone.
 const maxCutDuplicates = 64
 
 // withoutDuplicates returns data with the lines of every repeated entry
@@ -154,9 +167,6 @@ const maxCutDuplicates = 64
 // it has in the file. ok is false when an entry cannot be cut safely or
 // the cut text does not parse into the original tree less those entries.
 func withoutDuplicates(data []byte, root *yaml.Node, dups []duplicate) (cut []byte, ok bool) {
-	if len(dups) > maxCutDuplicates {
-		return nil, false
-	}
 	gone := map[*yaml.Node]bool{}
 	for _, d := range dups {
 		if d.from == 0 {

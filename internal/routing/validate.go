@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -105,6 +106,9 @@ func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 	if !validUpstreamName(name) {
 		fail(p, "upstream %q: names may hold only letters, digits, '-', '_' and '.'", name)
 	}
+	if n := utf8.RuneCountInString(name); n > maxNameLen {
+		fail(p, "upstream %q: name is %d characters long; at most %d", name, n, maxNameLen)
+	}
 	if u == nil {
 		fail(p, "upstream %q: url is required", name)
 		return
@@ -155,7 +159,7 @@ func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 	if len(s.Targets) == 0 {
 		return // reported above
 	}
-	for _, err := range unjoin(s.WithDefaults().Validate()) {
+	for _, err := range unjoin(s.Validate()) {
 		key, _, _ := strings.Cut(err.Error(), ":")
 		block, _, _ := strings.Cut(key, ".")
 		block, _, _ = strings.Cut(block, "[")
@@ -166,16 +170,16 @@ func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 	}
 }
 
-// settingPath turns a resilience settings key such as "breaker.window" or
-// "targets[1]" into the path of its node under the upstream at p. Only a
-// target keeps its index: resilience sorts retry.methods before checking
-// them, so their indexes are not the file's.
+// settingPath turns a resilience settings key such as "breaker.window",
+// "targets[1]" or "retry.methods[0]" into the path of its node under the
+// upstream at p. Indexes are the file's: resilience checks a list as given,
+// before sorting it.
 func settingPath(p []any, key string) []any {
 	path := slices.Clip(p)
 	for part := range strings.SplitSeq(key, ".") {
 		name, idx, hasIdx := strings.Cut(part, "[")
 		path = append(path, name)
-		if i, err := strconv.Atoi(strings.TrimSuffix(idx, "]")); hasIdx && name == "targets" && err == nil {
+		if i, err := strconv.Atoi(strings.TrimSuffix(idx, "]")); hasIdx && err == nil {
 			path = append(path, i)
 		}
 	}
@@ -254,7 +258,7 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, ups upstreamNames, at lin
 			fail(p, "%s: prefix is required", label)
 		}
 	case !cleanPrefix(r.Prefix):
-		fail(append(p, "prefix"), "%s: prefix must start with '/' and hold no empty or dot segments, no trailing '/', no '?', '#' or '\\'", label)
+		fail(append(p, "prefix"), "%s: prefix must start with '/' and hold no empty or dot segments, no trailing '/', no %s", label, refusedPathCharNames)
 	}
 
 	switch {
@@ -285,7 +289,7 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, ups upstreamNames, at lin
 	}
 
 	if r.Rewrite != "" && !cleanRewrite(r.Rewrite) {
-		fail(append(p, "rewrite"), "%s: rewrite must start with '/' and hold no empty or dot segments, no '?', '#' or '\\'", label)
+		fail(append(p, "rewrite"), "%s: rewrite must start with '/' and hold no empty or dot segments, no %s", label, refusedPathCharNames)
 	}
 
 	if r.Shadow != nil {
@@ -307,6 +311,9 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, ups upstreamNames, at lin
 	case at.written(append(p, "name")...):
 		if !validName(r.Name) {
 			fail(append(p, "name"), "%s: name %q may hold only letters, digits, '/', '-', '_', '.', ':' and '{}'", label, r.Name)
+		}
+		if n := utf8.RuneCountInString(r.Name); n > maxNameLen {
+			fail(append(p, "name"), "%s: name is %d characters long; at most %d", label, n, maxNameLen)
 		}
 	case cleanPrefix(r.Prefix) && !readableName(r.Prefix):
 		fail(append(p, "prefix"), "%s: the prefix holds control or invisible characters, so it cannot name the route; set name: (letters, digits, '/', '-', '_', '.', ':' and '{}')", label)
@@ -358,10 +365,17 @@ func cleanPrefix(p string) bool {
 	return cleanRewrite(p) && !strings.HasSuffix(p, "/")
 }
 
+// refusedPathChars are the characters a prefix or rewrite may not hold,
+// and refusedPathCharNames names them for messages.
+const (
+	refusedPathChars     = "?#%\\\x00"
+	refusedPathCharNames = `'?', '#', '%', '\' or NUL`
+)
+
 // cleanRewrite reports whether p is an absolute, clean path (a trailing
 // slash is allowed).
 func cleanRewrite(p string) bool {
-	if p == "" || p[0] != '/' || strings.ContainsAny(p, "?#\\%\x00") {
+	if p == "" || p[0] != '/' || strings.ContainsAny(p, refusedPathChars) {
 		return false
 	}
 	trimmed := strings.TrimSuffix(p, "/")
@@ -389,10 +403,15 @@ func readableName(s string) bool {
 	return true
 }
 
-// validName reports whether s, a route name given in the file, is safe as
-// a metric label value and readable in logs.
+// maxNameLen bounds the length, in characters, of route and upstream
+// names: they are metric label values.
+const maxNameLen = 128
+
+// validName reports whether s, a route name given in the file, holds only
+// characters safe in a metric label value and readable in logs. Its length
+// is checked apart (maxNameLen), for a message of its own.
 func validName(s string) bool {
-	if s == "" || len(s) > 128 {
+	if s == "" {
 		return false
 	}
 	for _, c := range s {
