@@ -1,0 +1,172 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strangler-proxy/strangler/internal/shadow"
+)
+
+// Bounds of the shadow queue. Each route has its own lane: at most
+// shadowWorkers copies in flight and shadowQueueLen waiting, holding at
+// most shadowLaneBytes; all lanes together hold at most shadowQueueBytes,
+// beyond which only empty lanes take a copy.
+// A copy that finds its lane or the whole queue full is dropped and
+// counted, so a slow or dead shadow side can never hold more than this
+// much memory, slow the real path, or starve the copies of other routes.
+const (
+	shadowWorkers     = 8
+	shadowQueueLen    = 256
+	shadowLaneBytes   = 16 << 20
+	shadowQueueBytes  = 64 << 20
+	shadowMaxTimeout  = 30 * time.Second
+	shadowLogPerRoute = 20
+)
+
+// shadowLane is a route's shadow queue and counts since the process
+// started; it survives reloads for as long as the route keeps its name.
+type shadowLane struct {
+	counts [len(shadowResults)]atomic.Uint64
+
+	mu      sync.Mutex
+	pending []*shadowTask // oldest first
+	bytes   int64         // held by pending and running copies
+	running int           // goroutines draining pending, at most shadowWorkers
+}
+
+// shadower sends shadow copies and compares the answers, off the request
+// path.
+type shadower struct {
+	held       atomic.Int64 // bytes held by all lanes' copies
+	client     *http.Client
+	log        *slog.Logger
+	mismatches *shadow.Log
+
+	mu     sync.Mutex
+	lanes  map[string]*shadowLane // by route name
+	closed bool                   // no goroutine starts once set
+
+	ctx    context.Context // cancelled by close: copies in flight end at once
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newShadower(log *slog.Logger) *shadower {
+	s := &shadower{
+		client: &http.Client{
+			Transport: &http.Transport{
+				MaxIdleConnsPerHost: 64,
+				IdleConnTimeout:     90 * time.Second,
+				DisableCompression:  true,
+			},
+			// Compare the answers as they are: a redirect is an answer.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		log:        log.With("component", "shadow"),
+		mismatches: shadow.NewLog(shadowLogPerRoute, 0),
+		lanes:      map[string]*shadowLane{},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// close cancels the copies in flight and waits for the lanes' goroutines
+// to end; queued copies are abandoned. A hung shadow side cannot hold up a
+// shutdown.
+func (s *shadower) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	s.client.CloseIdleConnections()
+}
+
+// laneFor returns the persistent lane of a route name.
+func (s *shadower) laneFor(name string) *shadowLane {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.lanes[name]
+	if l == nil {
+		l = &shadowLane{}
+		s.lanes[name] = l
+	}
+	return l
+}
+
+// submit queues t in its route's lane without waiting, and starts a
+// goroutine for the lane when fewer than shadowWorkers run. A copy that
+// could never fit is skipped; one that finds its lane or the queue full is
+// dropped. An empty lane always takes one copy, whatever the other lanes
+// hold: hung lanes together cannot starve a route whose own side answers
+// (so the queue holds at most shadowQueueBytes plus one copy per lane),
+// and a route whose max_body exceeds its lane's share still compares.
+func (s *shadower) submit(t *shadowTask) {
+	if t.size > shadowQueueBytes {
+		t.sr.count(shadowSkipped)
+		return
+	}
+	l := t.sr.lane
+	l.mu.Lock()
+	full := len(l.pending) >= shadowQueueLen || l.bytes > 0 && l.bytes+t.size > shadowLaneBytes
+	if held := s.held.Add(t.size); full || held > shadowQueueBytes && l.bytes > 0 {
+		l.mu.Unlock()
+		s.held.Add(-t.size)
+		t.sr.count(shadowDropped)
+		return
+	}
+	l.pending = append(l.pending, t)
+	l.bytes += t.size
+	start := l.running < shadowWorkers && s.tryAdd()
+	if start {
+		l.running++
+	}
+	l.mu.Unlock()
+	if start {
+		go s.drain(l)
+	}
+}
+
+// tryAdd counts one more lane goroutine for close to wait for, unless the
+// shadower is closed.
+func (s *shadower) tryAdd() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// drain sends l's copies, oldest first, until the lane is empty or the
+// shadower closes.
+func (s *shadower) drain(l *shadowLane) {
+	defer s.wg.Done()
+	for {
+		l.mu.Lock()
+		if len(l.pending) == 0 || s.ctx.Err() != nil {
+			l.running--
+			l.mu.Unlock()
+			return
+		}
+		t := l.pending[0]
+		l.pending[0] = nil
+		l.pending = l.pending[1:]
+		if len(l.pending) == 0 {
+			l.pending = nil // let the backing array go
+		}
+		l.mu.Unlock()
+
+		t.sr.count(s.run(t))
+
+		l.mu.Lock()
+		l.bytes -= t.size
+		l.mu.Unlock()
+		s.held.Add(-t.size)
+	}
+}
