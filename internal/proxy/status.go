@@ -200,11 +200,14 @@ func (h *Handler) ShadowReport(name string) (ShadowReport, bool) {
 	}
 	for _, rt := range g.table.Routes {
 		if sr := g.routes[rt.Index].shadow; sr != nil && rt.Name == name {
+			// Counts first: a mismatch is logged before it is counted, so
+			// every mismatch the counts include is in the list read after.
+			st := newShadowStatus(sr)
 			m := h.shadows.mismatches.Recent(name)
 			if m == nil {
 				m = []shadow.Mismatch{}
 			}
-			return ShadowReport{Route: name, Shadow: newShadowStatus(sr), Mismatches: m}, true
+			return ShadowReport{Route: name, Shadow: st, Mismatches: m}, true
 		}
 	}
 	return ShadowReport{}, false
