@@ -174,7 +174,8 @@ func TestUnderscoreForwardingHeaders(t *testing.T) {
 		"Cf-Connecting-Ip": "6.6.6.6", "Fastly-Client-Ip": "6.6.6.6", "X-Original-Forwarded-For": "6.6.6.6",
 		"X-Forwarded": "for=6.6.6.6", "Forwarded-For": "6.6.6.6", "X-Forwarded-Server": "evil.example",
 		"X-Original-Url": "/admin", "X-Rewrite-Url": "/admin", "X-Original-Uri": "/admin", "X-Forwarded-Uri": "/admin",
-		"X-Forwarded-Path": "/admin", "X-Original-Host": "evil.example",
+		"X-Forwarded-Path": "/admin", "X-Original-Host": "evil.example", "X-Forwarded-Method": "GET",
+		"X-Original-Method": "GET", "Remote-User": "admin", "X-Forwarded-User": "admin", "X-Auth-Request-Email": "admin@shop.example",
 	}
 	for _, tc := range []struct {
 		name    string

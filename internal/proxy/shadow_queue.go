@@ -14,17 +14,20 @@ import (
 // Bounds of the shadow queue. Each route has its own lane: at most
 // shadowWorkers copies in flight and shadowQueueLen waiting, holding at
 // most shadowLaneBytes; all lanes together hold at most shadowQueueBytes,
-// beyond which only empty lanes take a copy.
+// beyond which only empty lanes take a copy, up to shadowReserveBytes.
 // A copy that finds its lane or the whole queue full is dropped and
 // counted, so a slow or dead shadow side can never hold more than this
 // much memory, slow the real path, or starve the copies of other routes.
 const (
-	shadowWorkers     = 8
-	shadowQueueLen    = 256
-	shadowLaneBytes   = 16 << 20
-	shadowQueueBytes  = 64 << 20
-	shadowMaxTimeout  = 30 * time.Second
-	shadowLogPerRoute = 20
+	shadowWorkers    = 8
+	shadowQueueLen   = 256
+	shadowLaneBytes  = 16 << 20
+	shadowQueueBytes = 64 << 20
+	// shadowReserveBytes is how far empty lanes may take the queue past
+	// shadowQueueBytes.
+	shadowReserveBytes = 2 * shadowQueueBytes
+	shadowMaxTimeout   = 30 * time.Second
+	shadowLogPerRoute  = 20
 )
 
 // shadowLane is a route's shadow queue and counts since the process
@@ -101,10 +104,10 @@ func (s *shadower) laneFor(name string) *shadowLane {
 // submit queues t in its route's lane without waiting, and starts a
 // goroutine for the lane when fewer than shadowWorkers run. A copy that
 // could never fit is skipped; one that finds its lane or the queue full is
-// dropped. An empty lane always takes one copy, whatever the other lanes
-// hold: hung lanes together cannot starve a route whose own side answers
-// (so the queue holds at most shadowQueueBytes plus one copy per lane),
-// and a route whose max_body exceeds its lane's share still compares.
+// dropped. An empty lane takes one copy past the shared bound, up to
+// shadowReserveBytes: hung lanes together cannot starve a route whose own
+// side answers, however many routes shadow, and a route whose max_body
+// exceeds its lane's share still compares.
 func (s *shadower) submit(t *shadowTask) {
 	if t.size > shadowQueueBytes {
 		t.sr.count(shadowSkipped)
@@ -113,7 +116,8 @@ func (s *shadower) submit(t *shadowTask) {
 	l := t.sr.lane
 	l.mu.Lock()
 	full := len(l.pending) >= shadowQueueLen || l.bytes > 0 && l.bytes+t.size > shadowLaneBytes
-	if held := s.held.Add(t.size); full || held > shadowQueueBytes && l.bytes > 0 {
+	held := s.held.Add(t.size)
+	if full || held > shadowQueueBytes && (l.bytes > 0 || held > shadowReserveBytes) {
 		l.mu.Unlock()
 		s.held.Add(-t.size)
 		t.sr.count(shadowDropped)

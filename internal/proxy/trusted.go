@@ -111,8 +111,12 @@ func (t trustedProxies) setForwarding(pr *httputil.ProxyRequest) {
 //     request classes route on X-Original-Url and X-Rewrite-Url, and
 //     forward-auth services (Traefik's ForwardAuth, nginx auth_request
 //     with Authelia or oauth2-proxy) decide on X-Forwarded-Uri,
-//     X-Original-Uri and X-Original-Host: a client could reach a path the
-//     route did not match, or be judged on a URL it did not ask for.
+//     X-Original-Uri, X-Original-Host and the method headers: a client
+//     could reach a path the route did not match, or be judged on a
+//     request it did not send;
+//   - the user an authenticating proxy vouches for (oauth2-proxy,
+//     Authelia, Apache's Remote-User): an application behind one trusts
+//     them as the logged-in user.
 //
 // isPeerHeader tells them; one pass over the request's few headers with a
 // switch is cheaper than deleting each of them from the map.
@@ -121,7 +125,10 @@ func isPeerHeader(canonical string) bool {
 	case "X-Forwarded-Ssl", "X-Forwarded-Scheme", "Front-End-Https", "X-Url-Scheme",
 		"True-Client-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip", "Cf-Connecting-Ip",
 		"Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For", "X-Forwarded-Server",
-		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Original-Host":
+		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Original-Host",
+		"X-Forwarded-Method", "X-Original-Method",
+		"Remote-User", "X-Remote-User", "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups",
+		"X-Forwarded-Preferred-Username", "X-Auth-Request-User", "X-Auth-Request-Email":
 		return true
 	}
 	return false
@@ -138,6 +145,9 @@ var vouchedHeaders = [...]string{
 	"true-client-ip", "x-client-ip", "client-ip", "x-cluster-client-ip", "cf-connecting-ip",
 	"fastly-client-ip", "x-original-forwarded-for", "x-forwarded", "forwarded-for", "x-forwarded-server",
 	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-forwarded-path", "x-original-host",
+	"x-forwarded-method", "x-original-method", "remote-user", "x-remote-user", "x-forwarded-user",
+	"x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username", "x-auth-request-user",
+	"x-auth-request-email",
 }
 
 // dropUnderscoreLookalikes removes from h every header whose name, with
