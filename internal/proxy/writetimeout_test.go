@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,8 +11,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestClientThatStopsReadingIsCutOff checks that a client that asks for a
@@ -38,16 +35,10 @@ func TestClientThatStopsReadingIsCutOff(t *testing.T) {
 			}
 		}
 	}))
-	hs := &harness{reg: prometheus.NewPedanticRegistry(), urls: map[string]string{"legacy": backend.URL}}
-	hs.handler = New(Options{Registerer: hs.reg, WriteTimeout: timeout})
-	t.Cleanup(func() { _ = hs.handler.Close() })
 	// No http.Server.WriteTimeout here (serve sets one as well): the
 	// handler's own deadline must cut the client off.
-	hs.front = httptest.NewUnstartedServer(hs.handler)
-	hs.front.Config.ErrorLog = log.New(serverLog{t}, "", 0)
-	hs.front.Start()
-	t.Cleanup(hs.front.Close)
-	hs.client = hs.front.Client()
+	hs := newHarnessWith(t, Options{WriteTimeout: timeout})
+	hs.urls["legacy"] = backend.URL
 	hs.apply(t, `
 legacy: legacy
 upstreams:
@@ -104,14 +95,8 @@ func TestStreamEndingAfterQuietSpellIsWhole(t *testing.T) {
 			}
 		}
 	}))
-	hs := &harness{reg: prometheus.NewPedanticRegistry(), urls: map[string]string{"stream": stream.URL, "big": big.URL}}
-	hs.handler = New(Options{Registerer: hs.reg, WriteTimeout: timeout})
-	t.Cleanup(func() { _ = hs.handler.Close() })
-	hs.front = httptest.NewUnstartedServer(hs.handler)
-	hs.front.Config.ErrorLog = log.New(serverLog{t}, "", 0)
-	hs.front.Start()
-	t.Cleanup(hs.front.Close)
-	hs.client = hs.front.Client()
+	hs := newHarnessWith(t, Options{WriteTimeout: timeout})
+	hs.urls["stream"], hs.urls["big"] = stream.URL, big.URL
 	hs.apply(t, `
 legacy: stream
 upstreams:
