@@ -15,16 +15,21 @@ import (
 // SIGINT: well under the apps' grace periods (5s in the demo, 10s alone).
 const quickExit = 3 * time.Second
 
-// inFlight sends GET url from its own goroutine and returns once the
-// request is written; the returned channel gets the request's error (nil
-// for an answer) when it ends.
-func inFlight(t *testing.T, url string) <-chan error {
+// inFlight sends GET base+path from its own goroutine and returns once
+// the app has accepted its connection; the returned channel gets the
+// request's error (nil for an answer) when it ends. A written request may
+// still wait in the listen queue, where a shutdown drops it rather than
+// drains it: so inFlight then asks base for /health/live (which faults
+// spare) on a connection of its own, which the app accepts after the
+// first.
+func inFlight(t *testing.T, base, path string) <-chan error {
 	t.Helper()
 	wrote := make(chan struct{})
 	ended := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
 	t.Cleanup(cancel)
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }})
+	url := base + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +48,12 @@ func inFlight(t *testing.T, url string) <-chan error {
 	case <-time.After(patience):
 		t.Fatalf("GET %s was never written", url)
 	}
+	probe := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := probe.Get(base + "/health/live")
+	if err != nil {
+		t.Fatalf("GET %s/health/live behind the request in flight: %v", base, err)
+	}
+	res.Body.Close()
 	return ended
 }
 
@@ -75,7 +86,7 @@ func TestShutdownAppSecondSIGINT(t *testing.T) {
 	t.Parallel()
 	p := start(t, "legacy-monolith", "--addr", "127.0.0.1:0", "--fault-latency", "60s")
 	base := "http://" + p.waitLine(t, listening)[1]
-	req := inFlight(t, base+"/api/products")
+	req := inFlight(t, base, "/api/products")
 	secondSIGINT(t, p, regexp.MustCompile(`msg="shutting down"`), req)
 }
 
@@ -95,7 +106,7 @@ func TestShutdownDemoSecondSIGINT(t *testing.T) {
 	p := start(t, "strangler", "demo", "--config", newConfig(t, cfg), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--fault", "monolith:latency=60s")
 	p.waitLine(t, regexp.MustCompile(`Shop, through the proxy`))
-	req := inFlight(t, "http://"+addrs[0]+"/api/products")
+	req := inFlight(t, "http://"+addrs[0], "/api/products")
 	secondSIGINT(t, p, regexp.MustCompile(`msg="demo: stopping the apps"`), req)
 }
 
