@@ -16,7 +16,7 @@ func TestShadowQueueHoldsBoundedBytes(t *testing.T) {
 	s := newShadower(discardLogger())
 	s.close()
 	const size, routes = 3 << 20, 100
-	var admitted, dropped int
+	var dropped int
 	for i := range routes {
 		sr := &shadowRoute{lane: s.laneFor(fmt.Sprintf("r%d", i))}
 		for j := range sr.counters {
@@ -26,11 +26,7 @@ func TestShadowQueueHoldsBoundedBytes(t *testing.T) {
 		for range 2 {
 			s.submit(&shadowTask{sr: sr, size: size})
 		}
-		admitted += int(sr.lane.counts[shadowMatch].Load()) // never: nothing runs
 		dropped += int(sr.lane.counts[shadowDropped].Load())
-	}
-	if admitted != 0 {
-		t.Fatalf("%d copies ran on a closed shadower", admitted)
 	}
 	if held := s.held.Load(); held > shadowReserveBytes {
 		t.Errorf("the queue holds %d MiB, want at most the %d MiB reserve", held>>20, shadowReserveBytes>>20)
