@@ -114,7 +114,7 @@ type balancer struct {
 	next    atomic.Uint64
 
 	// Health thresholds (defaulted Settings.Health, validated up to
-	// MaxUint32, so int64 holds them) and passive cool-down.
+	// MaxCount, so int64 holds them) and passive cool-down.
 	healthyAfter   int64
 	unhealthyAfter int64
 	active         bool          // active checks configured

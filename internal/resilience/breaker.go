@@ -79,7 +79,7 @@ func newBreaker(name string, s BreakerSettings, onChange func(from, to gobreaker
 	if s.Disabled {
 		return &breaker{}
 	}
-	consecutive := uint32(s.ConsecutiveFailures) // validated: 1..MaxUint32
+	consecutive := uint32(s.ConsecutiveFailures) // validated: 1..MaxCount
 	minRequests := uint64(s.MinRequests)
 	ratio := s.FailureRatio
 	b := &breaker{}

@@ -31,19 +31,30 @@ const (
 	defaultRetryMaxBackoff     = 1 * time.Second
 	defaultRetryBudget         = 0.2
 	maxRetryAttempts           = 10
-	maxCount                   = math.MaxUint32
 	breakerBucketsPerWindow    = 10
 )
+
+// MaxCount is the largest value Validate accepts for a count
+// (health.healthy_after, health.unhealthy_after,
+// breaker.consecutive_failures, breaker.min_requests,
+// breaker.half_open_requests), and the largest count routes.yaml may
+// give anywhere. It is 2147483647, the largest int on every platform, so
+// that a count means the same on 32 and 64 bits; the breaker's uint32
+// counters hold it without wrapping around. No setting needs more.
+const MaxCount = math.MaxInt32
 
 // Settings configures one upstream: where its instances live and how they are
 // protected. It mirrors the `upstreams.<name>` block of routes.yaml.
 // Apply defaults with WithDefaults and check with Validate; the Registry does
-// both in Acquire.
+// both in Acquire. A field's zero value stands for its documented default;
+// routes.yaml, which can tell a zero written out from a key left out,
+// refuses the written zero wherever it is outside the field's range.
 type Settings struct {
 	// Targets are the base URLs of the upstream's instances, for example
 	// "http://127.0.0.1:9101" or "http://orders:8080/api". Requests are
 	// load-balanced across the healthy ones. Scheme must be http or https,
-	// the host is required, and query, fragment and user info are rejected.
+	// the host is required, and query, fragment and user info are rejected
+	// (an empty "?" or "#" too).
 	// A path is joined in front of every request path. At least one target.
 	Targets []string `yaml:"targets"`
 
@@ -357,7 +368,7 @@ func checkTarget(raw string) error {
 		return fmt.Errorf("%q: scheme must be http or https", raw)
 	case u.Host == "":
 		return fmt.Errorf("%q: host is required", raw)
-	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#"):
 		return fmt.Errorf("%q: user info, query and fragment are not allowed", raw)
 	}
 	return nil
@@ -370,8 +381,8 @@ func positive(errs *[]error, key string, d time.Duration) {
 }
 
 func checkCount(errs *[]error, key string, n int) {
-	if n < 1 || int64(n) > maxCount { // int64: int may be 32 bits
-		*errs = append(*errs, fmt.Errorf("%s: %d must be between 1 and %d", key, n, uint32(maxCount)))
+	if n < 1 || n > MaxCount {
+		*errs = append(*errs, fmt.Errorf("%s: %d must be between 1 and %d", key, n, MaxCount))
 	}
 }
 

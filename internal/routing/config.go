@@ -39,18 +39,27 @@ type UpstreamConfig struct {
 
 	// Targets lists the base URLs of several instances of the upstream,
 	// load-balanced (least requests in flight among healthy targets, ties
-	// round robin). Use it instead of URL.
+	// round robin). Use it instead of URL. Load refuses an empty list
+	// written in the file (targets: []).
 	Targets []string `yaml:"targets"`
 
 	// Timeout bounds how long one request waits for the upstream's response
-	// headers, counted from when the request has been sent. Optional; zero
-	// means DefaultTimeout (30s); negative values are rejected. It does not
+	// headers, counted from when the request has been sent. Optional; left
+	// out (zero) means DefaultTimeout (30s); negative values are rejected,
+	// and so is a zero written in the file (timeout: 0s). It does not
 	// bound a response body that is still streaming, so server-sent events
 	// and WebSockets live as long as both ends want.
 	Timeout time.Duration `yaml:"timeout"`
 
 	// Health configures active health checks of every target (off unless
 	// path is set) and passive checks from real traffic (always on).
+	//
+	// In this block and the three below, a field left out takes the
+	// default its resilience type documents for zero; Load refuses a zero
+	// (0, 0s or '') written in the file wherever zero is outside the
+	// field's range, since it would silently mean that default:
+	// everything but bulkhead.max_concurrent, bulkhead.max_waiting,
+	// breaker.disabled and retry.methods.
 	Health resilience.HealthSettings `yaml:"health"`
 
 	// Breaker configures the upstream's circuit breaker (on by default).
@@ -104,22 +113,26 @@ type RouteConfig struct {
 	// "cookie:NAME". The same key always lands on the same side, raising the
 	// weight never sends a key back to legacy, and two proxies with the same
 	// file decide alike. A request without the key is split at random.
-	// Optional; empty means every request is split at random.
+	// Optional; left out (empty) means every request is split at random;
+	// Load refuses sticky: '' written in the file.
 	Sticky string `yaml:"sticky"`
 
 	// Methods restricts the route to these HTTP methods; requests with other
 	// methods are matched by the next shorter prefix, and in the end by
-	// legacy. Optional; empty means every method.
+	// legacy. Optional; left out (empty) means every method; Load refuses
+	// methods: [] written in the file, which would read as "no method".
 	Methods []string `yaml:"methods"`
 
 	// Rewrite replaces the matched prefix before a request is forwarded to
 	// Service (legacy always receives the original path). Optional; empty
 	// keeps the path as it is. Example: prefix /api/orders with rewrite
-	// /orders forwards /api/orders/42 as /orders/42.
+	// /orders forwards /api/orders/42 as /orders/42. Load refuses
+	// rewrite: '' written in the file.
 	Rewrite string `yaml:"rewrite"`
 
 	// Name identifies the route in metrics, logs and the admin status.
-	// Optional; defaults to Prefix. Names must be unique, and "default" is
+	// Optional; left out (empty) it defaults to Prefix, and Load refuses
+	// name: '' written in the file. Names must be unique, and "default" is
 	// reserved for the catch-all route.
 	Name string `yaml:"name"`
 

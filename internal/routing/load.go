@@ -111,8 +111,11 @@ func Load(name string, data []byte) (*Config, error) {
 
 	applyDefaults(&cfg)
 	if typeErr != nil {
+		// A count too large for a 32-bit int is reported by validate, in
+		// the words it has on every platform.
+		overflows := countOverflows(root)
 		for _, msg := range typeErr.Errors {
-			if !repeats[msg] {
+			if !repeats[msg] && !overflows[msg] {
 				errs = append(errs, lineError(name, msg))
 			}
 		}
@@ -132,160 +135,6 @@ func Load(name string, data []byte) (*Config, error) {
 		return nil, sortedByLine(errs)
 	}
 	return &cfg, nil
-}
-
-// decodeErrors returns yaml.v3's errors for the original text, with the
-// messages about the repeats Load reports itself (and only those) left
-// out.
-func decodeErrors(name string, data []byte, repeats map[string]bool) []error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(&Config{})
-	var te *yaml.TypeError
-	switch {
-	case err == nil || errors.Is(err, io.EOF):
-		return nil
-	case !errors.As(err, &te):
-		return []error{yamlError(name, data, err)}
-	}
-	var errs []error
-	for _, msg := range te.Errors {
-		if !repeats[msg] {
-			errs = append(errs, lineError(name, msg))
-		}
-	}
-	return errs
-}
-
-// maxCutDuplicates bounds the work of cutting repeats out (each is decoded
-// alone) and of yaml.v3's decode; a file with more repeats is refused for
-// them alone.
-const maxCutDuplicates = 64
-
-// withoutDuplicates returns data with the lines of every repeated entry
-// blanked (their line breaks kept), so that the rest decodes with the lines
-// it has in the file. ok is false when an entry cannot be cut safely or
-// the cut text does not parse into the original tree less those entries.
-func withoutDuplicates(data []byte, root *yaml.Node, dups []duplicate) (cut []byte, ok bool) {
-	gone := map[*yaml.Node]bool{}
-	for _, d := range dups {
-		if d.from == 0 {
-			return nil, false
-		}
-		gone[d.key] = true
-	}
-	cut = keepLines(data, func(line int) bool {
-		return !slices.ContainsFunc(dups, func(d duplicate) bool { return d.from <= line && line <= d.to })
-	})
-	var got yaml.Node
-	if yaml.Unmarshal(cut, &got) != nil || !sameTree(&got, root, gone, false) {
-		return nil, false
-	}
-	return cut, true
-}
-
-// duplicatesTypeErrors checks the unknown keys and types inside the
-// repeated entries, which withoutDuplicates cuts out: each entry is decoded
-// alone, with the keys above it (and without the repeats inside it), and
-// the problems on its own lines are returned. ok is false when an entry
-// alone does not parse into a part of the original tree, or fails to
-// decode other than with type errors.
-func duplicatesTypeErrors(name string, data []byte, root *yaml.Node, dups []duplicate, repeats map[string]bool) (errs []error, ok bool) {
-	for _, d := range dups {
-		gone := map[*yaml.Node]bool{}
-		for _, o := range dups {
-			if o.from > d.from && o.to <= d.to {
-				gone[o.key] = true
-			}
-		}
-		alone := keepLines(data, func(line int) bool {
-			if slices.Contains(d.keep, line) {
-				return true
-			}
-			return d.from <= line && line <= d.to &&
-				!slices.ContainsFunc(dups, func(o duplicate) bool { return gone[o.key] && o.from <= line && line <= o.to })
-		})
-		var got yaml.Node
-		if yaml.Unmarshal(alone, &got) != nil || !sameTree(&got, root, gone, true) {
-			return nil, false
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(alone))
-		dec.KnownFields(true)
-		var te *yaml.TypeError
-		if err := dec.Decode(&Config{}); err == nil {
-			continue
-		} else if !errors.As(err, &te) {
-			return nil, false
-		}
-		for _, msg := range te.Errors {
-			if le := lineError(name, msg); !repeats[msg] && d.from <= le.Line && le.Line <= d.to {
-				errs = append(errs, le)
-			}
-		}
-	}
-	return errs, true
-}
-
-// sameTree reports whether got, parsed from a text with lines cut, is want
-// with the entries whose keys are in gone left out: node for node, with the
-// same lines and columns. With part, got may also lack any other entries
-// and items of want (it was parsed from a few lines only).
-func sameTree(got, want *yaml.Node, gone map[*yaml.Node]bool, part bool) bool {
-	if got.Kind != want.Kind || got.Style != want.Style || got.Tag != want.Tag || got.Value != want.Value || got.Anchor != want.Anchor {
-		return false
-	}
-	// A collection sits where its first child does, which a part may lack.
-	if (!part || len(want.Content) == 0) && (got.Line != want.Line || got.Column != want.Column) {
-		return false
-	}
-	step := 1
-	if want.Kind == yaml.MappingNode {
-		step = 2
-	}
-	var kept []*yaml.Node
-	for i := 0; i+step <= len(want.Content); i += step {
-		if !gone[want.Content[i]] {
-			kept = append(kept, want.Content[i:i+step]...)
-		}
-	}
-	if !part && len(got.Content) != len(kept) || len(got.Content)%step != 0 {
-		return false
-	}
-	j := 0
-	for i := 0; i < len(got.Content); i += step {
-		// got's children are kept's, in order, some skipped when part
-		// (never a document's one child).
-		for part && want.Kind != yaml.DocumentNode && j < len(kept) && (kept[j].Line != got.Content[i].Line || kept[j].Column != got.Content[i].Column) {
-			j += step
-		}
-		if j >= len(kept) {
-			return false
-		}
-		for s := range step {
-			if !sameTree(got.Content[i+s], kept[j+s], gone, part) {
-				return false
-			}
-		}
-		j += step
-	}
-	return true
-}
-
-// keepLines returns data with the lines (1-based) keep rejects emptied, their
-// line breaks kept.
-func keepLines(data []byte, keep func(line int) bool) []byte {
-	out := make([]byte, 0, len(data))
-	for i, l := range bytes.SplitAfter(data, []byte("\n")) {
-		switch {
-		case keep(i + 1):
-			out = append(out, l...)
-		case bytes.HasSuffix(l, []byte("\r\n")):
-			out = append(out, '\r', '\n')
-		case bytes.HasSuffix(l, []byte("\n")):
-			out = append(out, '\n')
-		}
-	}
-	return out
 }
 
 func errEmpty(name string) error {

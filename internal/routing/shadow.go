@@ -29,14 +29,17 @@ type ShadowConfig struct {
 	// Optional; absent means 100.
 	Percent *float64 `yaml:"percent"`
 
-	// Methods lists the methods that are copied. Optional; empty means GET
-	// and HEAD: writes are never copied unless listed here, because the
-	// copy would write twice.
+	// Methods lists the methods that are copied. Optional; left out
+	// (empty) means GET and HEAD: writes are never copied unless listed
+	// here, because the copy would write twice. Load refuses methods: []
+	// written in the file, which would read as "no method".
 	Methods []string `yaml:"methods"`
 
 	// Headers lists the response headers compared, by name
 	// (case-insensitive), each as the ordered list of its values.
-	// Optional; empty or absent means [Content-Type]. Each entry must be a
+	// Optional; left out (empty) means [Content-Type]; Load refuses
+	// headers: [] written in the file, which would read as "no header"
+	// (an ignore entry "header:Content-Type" says that). Each entry must be a
 	// valid header name, appear once, and not be Content-Encoding (bodies
 	// are compared decoded); a bad entry is reported at its own line. An
 	// ignore entry "header:Name" takes Name out of this list.
@@ -250,35 +253,6 @@ func compileShadow(sc *ShadowConfig) (*Shadow, error) {
 		Rules:     rules,
 		threshold: uint64(*sc.Percent*buckets/100 + 0.5),
 	}, nil
-}
-
-// validateShadowMethods reports each shadow method that a route limited
-// to methods (upper-cased, empty meaning every method) never receives, and
-// so never copies, at its line in shadow.methods (at the shadow key when
-// the methods are the default, [GET, HEAD]). HEAD is let pass on a route
-// that serves GET: both are the default, and such a route's GETs are
-// still copied. validateRoute calls it for every route with a shadow.
-func validateShadowMethods(label string, route []any, methods []string, sh *ShadowConfig, fail failFunc) {
-	if len(methods) == 0 {
-		return
-	}
-	for j, m := range sh.Methods {
-		if slices.Contains(methods, m) || m == http.MethodHead && slices.Contains(methods, http.MethodGet) {
-			continue
-		}
-		fail(append(slices.Clip(route), "shadow", "methods", j),
-			"%s: shadow method %q is never copied: the route serves only %s; list in shadow.methods (default [GET, HEAD]) methods the route serves",
-			label, m, strings.Join(methods, ", "))
-	}
-}
-
-// shadowRulesError checks ignore rules for validate. Load has already
-// reported bad entries at their lines as it decoded them (IgnoreEntries,
-// which leaves the list empty then); this catches a ShadowConfig built
-// otherwise.
-func shadowRulesError(ignore []string) error {
-	_, err := shadow.ParseRules(ignore)
-	return err
 }
 
 // Wants reports whether r is to be copied: its method is listed, and it

@@ -334,11 +334,6 @@ func TestShadowHeaders(t *testing.T) {
 	if got, want := sh.Rules.Compare(a, b), []shadow.Difference{{Path: "header:Cache-Control", Primary: "no-store", Shadow: "max-age=60"}}; !slices.Equal(got, want) {
 		t.Errorf("differences = %q, want %q", got, want)
 	}
-	// An explicit empty list is the default, like methods.
-	sh = mustTable(t, shadowYAML("headers: []")).Match("/api/items/1", "GET").Shadow
-	if !slices.Equal(sh.Headers, []string{"Content-Type"}) {
-		t.Errorf("headers: [] = %q, want [Content-Type]", sh.Headers)
-	}
 }
 
 // TestShadowHeadersValidation checks that every bad shadow.headers entry

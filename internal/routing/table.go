@@ -2,7 +2,6 @@ package routing
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -159,19 +158,6 @@ func (r *Route) RewritePath(p string) string {
 		rest = rest[1:]
 	}
 	return r.Rewrite + rest
-}
-
-// UpstreamURL returns the parsed URL of the named upstream.
-func (t *Table) UpstreamURL(name string) (*url.URL, error) {
-	u := t.Upstreams[name]
-	if u == nil {
-		return nil, fmt.Errorf("upstream %q: not configured", name)
-	}
-	parsed, err := url.Parse(u.URL)
-	if err != nil {
-		return nil, fmt.Errorf("upstream %q: parse url: %w", name, err)
-	}
-	return parsed, nil
 }
 
 // maxBody is a route's max_body in bytes, 0 when unset.

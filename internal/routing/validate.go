@@ -3,9 +3,9 @@ package routing
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"path"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -95,63 +95,26 @@ func (u upstreamNames) unknown(name string) bool {
 	return !decoded && !u.written[name] && !u.broken && (len(u.decoded) > 0 || len(u.written) > 0)
 }
 
-// maxCount bounds the counts of health, breaker and bulkhead settings: the
-// resilience layer holds some of them in 32-bit signed integers (a larger
-// unhealthy_after would wrap around and eject a target at its first
-// failure), and no setting needs more.
-const maxCount = math.MaxInt32
-
 func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 	p := []any{"upstreams", name}
+	label := fmt.Sprintf("upstream %q", name)
 	if !validUpstreamName(name) {
-		fail(p, "upstream %q: names may hold only letters, digits, '-', '_' and '.'", name)
+		fail(p, "%s: names may hold only letters, digits, '-', '_' and '.'", label)
 	}
 	if n := utf8.RuneCountInString(name); n > maxNameLen {
-		fail(p, "upstream %q: name is %d characters long; at most %d", name, n, maxNameLen)
+		fail(p, "%s: name is %d characters long; at most %d", label, n, maxNameLen)
 	}
 	if u == nil {
-		fail(p, "upstream %q: url is required", name)
+		fail(p, "%s: url is required", label)
 		return
 	}
-	switch {
-	case u.URL == "" && len(u.Targets) == 0:
-		// A url or targets of the wrong type is reported by the decoder.
-		if at.missing(append(p, "url")...) && emptyList(at.node(append(p, "targets")...)) {
-			fail(p, "upstream %q: url is required (or targets, for several instances)", name)
-		}
-	case u.URL != "" && len(u.Targets) > 0:
-		fail(append(p, "targets"), "upstream %q: set url or targets, not both", name)
-	case u.URL != "":
-		if err := checkUpstreamURL(u.URL); err != nil {
-			fail(append(p, "url"), "upstream %q: url %q: %v", name, u.URL, err)
-		}
-	}
-	for i, t := range u.Targets {
-		if err := checkUpstreamURL(t); err != nil {
-			fail([]any{"upstreams", name, "targets", i}, "upstream %q: target %q: %v", name, t, err)
-		}
-	}
+	refuseWrittenZeros(label, p, reflect.TypeFor[UpstreamConfig](), upstreamZeroRules, at, fail)
+	badTargets := validateUpstreamURLs(label, p, u, at, fail)
 	if u.Timeout < 0 {
-		fail(append(p, "timeout"), "upstream %q: timeout must not be negative, got %s", name, u.Timeout)
+		fail(append(p, "timeout"), "%s: timeout must not be negative, got %s", label, u.Timeout)
 	}
-	tooLarge := map[string]bool{}
-	for _, c := range []struct {
-		key string
-		n   int
-	}{
-		{"health.healthy_after", u.Health.HealthyAfter},
-		{"health.unhealthy_after", u.Health.UnhealthyAfter},
-		{"breaker.consecutive_failures", u.Breaker.ConsecutiveFailures},
-		{"breaker.min_requests", u.Breaker.MinRequests},
-		{"breaker.half_open_requests", u.Breaker.HalfOpenRequests},
-		{"bulkhead.max_concurrent", u.Bulkhead.MaxConcurrent},
-		{"bulkhead.max_waiting", u.Bulkhead.MaxWaiting},
-	} {
-		if c.n > maxCount {
-			fail(settingPath(p, c.key), "upstream %q: %s: %d is too large; at most %d", name, c.key, c.n, maxCount)
-			tooLarge[c.key] = true
-		}
-	}
+	tooLarge := tooLargeCounts(name, p, at, fail)
+
 	// The resilience settings check themselves; their messages name the
 	// key (such as "breaker.failure_ratio"), reported at that key's line
 	// (or its block's, when the key is left out).
@@ -161,13 +124,56 @@ func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 	}
 	for _, err := range unjoin(s.Validate()) {
 		key, _, _ := strings.Cut(err.Error(), ":")
-		block, _, _ := strings.Cut(key, ".")
-		block, _, _ = strings.Cut(block, "[")
-		if block == "timeout" || block == "targets" && !strings.Contains(err.Error(), "duplicate") || tooLarge[key] {
-			continue // reported above, with the exact line
+		block, idx, _ := strings.Cut(key, "[") // "targets[2]"
+		block, _, _ = strings.Cut(block, ".")
+		switch i, _ := strconv.Atoi(strings.TrimSuffix(idx, "]")); {
+		case block == "timeout" || tooLarge[key]:
+			// reported above, with the exact line
+		case block == "targets" && errors.Unwrap(err) != nil:
+			// A target's own problem (a duplicate wraps none): reported
+			// above in the words of a url, unless only the resilience
+			// check refuses it (an empty "?" or "#").
+			switch target := errors.Unwrap(err); {
+			case badTargets[i]:
+			case u.URL != "":
+				fail(append(p, "url"), "%s: url %v", label, target)
+			default:
+				fail(settingPath(p, key), "%s: target %v", label, target)
+			}
+		default:
+			fail(settingPath(p, key), "%s: %v", label, err)
 		}
-		fail(settingPath(p, key), "upstream %q: %v", name, err)
 	}
+}
+
+// validateUpstreamURLs checks the url or targets of the upstream at p and
+// returns the indexes, in the targets the upstream's Settings hold (the
+// url is target 0), of those it reported.
+func validateUpstreamURLs(label string, p []any, u *UpstreamConfig, at lines, fail failFunc) map[int]bool {
+	bad := map[int]bool{}
+	switch {
+	case u.URL == "" && len(u.Targets) == 0:
+		// A url or targets of the wrong type is reported by the decoder,
+		// and targets: [] by refuseWrittenZeros.
+		if at.missing(append(p, "url")...) && at.node(append(p, "targets")...) == nil {
+			fail(p, "%s: url is required (or targets, for several instances)", label)
+		}
+	case u.URL != "" && len(u.Targets) > 0:
+		fail(append(p, "targets"), "%s: set url or targets, not both", label)
+		bad[0] = true // the url's own problems can wait for the choice
+	case u.URL != "":
+		if err := checkUpstreamURL(u.URL); err != nil {
+			fail(append(p, "url"), "%s: url %q: %v", label, u.URL, err)
+			bad[0] = true
+		}
+	}
+	for i, t := range u.Targets {
+		if err := checkUpstreamURL(t); err != nil {
+			fail(append(p, "targets", i), "%s: target %q: %v", label, t, err)
+			bad[i] = true
+		}
+	}
+	return bad
 }
 
 // settingPath turns a resilience settings key such as "breaker.window",
@@ -184,11 +190,6 @@ func settingPath(p []any, key string) []any {
 		}
 	}
 	return path
-}
-
-// emptyList reports whether n is absent or an empty list.
-func emptyList(n *yaml.Node) bool {
-	return n == nil || n.Kind == yaml.SequenceNode && len(n.Content) == 0
 }
 
 // unjoin flattens an errors.Join tree into its leaves; nil gives none.
@@ -249,6 +250,7 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, ups upstreamNames, at lin
 	if r.Prefix != "" {
 		label = fmt.Sprintf("route %q", r.Prefix)
 	}
+	refuseWrittenZeros(label, p, reflect.TypeFor[RouteConfig](), routeZeroRules, at, fail)
 
 	// A prefix or service written empty or of the wrong type is reported
 	// already (see missing).
@@ -436,35 +438,4 @@ func validToken(m string) bool {
 		}
 	}
 	return true
-}
-
-// maxShadowBody bounds shadow.max_body: every shadowed request may hold
-// two bodies of this size in memory until they are compared.
-const maxShadowBody = 64 << 20
-
-func validateShadow(label string, route []any, sh *ShadowConfig, fail failFunc) {
-	p := append(route, "shadow")
-	if w := *sh.Percent; !(w >= 0 && w <= 100) {
-		fail(append(p, "percent"), "%s: shadow.percent must be between 0 and 100, got %v", label, w)
-	}
-	for j, m := range sh.Methods {
-		if !validToken(m) {
-			fail(append(p, "methods", j), "%s: shadow method %q is not a valid HTTP method token", label, m)
-		}
-	}
-	if mb := *sh.MaxBody; mb <= 0 || mb > maxShadowBody {
-		fail(append(p, "max_body"), "%s: shadow.max_body must be between 1B and %s, got %s", label, ByteSize(maxShadowBody), mb)
-	}
-	// One message per bad entry: each names the entry and why. (Only the
-	// top level is split; a rule's own error keeps its context.)
-	var ruleErrs []error
-	if err := shadowRulesError(sh.Ignore); err != nil {
-		ruleErrs = []error{err}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			ruleErrs = j.Unwrap()
-		}
-	}
-	for _, err := range ruleErrs {
-		fail(append(p, "ignore"), "%s: shadow.ignore: %v", label, err)
-	}
 }
