@@ -62,7 +62,7 @@ func readStock[T any](a *App, w http.ResponseWriter, r *http.Request, read func(
 	if _, down := errors.AsType[*shopapi.UpstreamError](err); !down {
 		return v, err
 	}
-	a.log.Warn("reading stock without the inventory service: from the retired table", "path", r.URL.Path, "err", err)
+	a.log.Warn("reading stock without the inventory service: from the retired table", "path", r.URL.Path, "error", err)
 	w.Header().Set(HeaderPartial, "inventory service unavailable: stock as of the migration, its reservations since are missing")
 	return read(localStock{db: a.db})
 }

@@ -41,7 +41,7 @@ func (a *App) handleListOrders(w http.ResponseWriter, r *http.Request) {
 		// holds, as the account page does, and say that some are missing.
 		// A shop whose new service fails still lists what it can, and a
 		// proxy falling back to the monolith gets an answer.
-		a.log.Warn("listing orders without the orders service", "customer", cust, "err", err)
+		a.log.Warn("listing orders without the orders service", "customer", cust, "error", err)
 		if orders, err = a.listOrders(r.Context(), cust, true); err == nil {
 			w.Header().Set(HeaderPartial, "orders service unavailable: its orders are missing")
 		}

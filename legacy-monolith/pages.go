@@ -62,7 +62,7 @@ func (a *App) routePages(mux *http.ServeMux, p pages) {
 func (a *App) render(w http.ResponseWriter, r *http.Request, p pages, name string, status int, d pageData) {
 	var buf bytes.Buffer
 	if err := p[name].ExecuteTemplate(&buf, "layout", d); err != nil {
-		a.log.Error("render page", "page", name, "err", err)
+		a.log.Error("render page", "page", name, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -97,7 +97,7 @@ func (a *App) home(w http.ResponseWriter, r *http.Request, p pages) {
 	items, err := a.stockItems(w, r)
 	switch {
 	case err != nil:
-		a.log.Warn("stock for home page", "err", err)
+		a.log.Warn("stock for home page", "error", err)
 		d.Notice = "Stock levels are unavailable right now."
 	case w.Header().Get(HeaderPartial) != "":
 		d.Notice = "Stock levels may be out of date right now."
@@ -143,7 +143,7 @@ func (a *App) account(w http.ResponseWriter, r *http.Request, p pages) {
 	d := pageData{Title: "Your account", Customer: cust}
 	orders, err := a.listOrders(r.Context(), cust.ID, false)
 	if err != nil {
-		a.log.Warn("orders for account page", "customer", cust.ID, "err", err)
+		a.log.Warn("orders for account page", "customer", cust.ID, "error", err)
 		d.Notice = "Some of your orders cannot be shown right now."
 		orders, _ = a.listOrders(r.Context(), cust.ID, true) // local reads do not fail
 	}

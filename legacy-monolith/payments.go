@@ -49,7 +49,7 @@ func (a *App) handleListPayments(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := a.listPayments(r.Context(), orderID, local)
 	if err != nil && !local {
-		a.log.Warn("listing payments without the payments service", "order", orderID, "err", err)
+		a.log.Warn("listing payments without the payments service", "order", orderID, "error", err)
 		if out, err = a.listPayments(r.Context(), orderID, true); err == nil {
 			w.Header().Set(HeaderPartial, "payments service unavailable: its payments are missing")
 		}

@@ -8,6 +8,10 @@
 //	strangler validate FILE
 //	strangler demo     [--listen ADDR] [--admin ADDR]
 //	strangler version
+//
+// The command imports the bundled shop (legacy-monolith and
+// extracted-services) for the demo only, and must not import test-only
+// packages (faultstest, shoptest, stacktest) or anything under bench/.
 package main
 
 import (

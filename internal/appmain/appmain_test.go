@@ -137,11 +137,11 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	fs, addr := newFS()
+	fs, _ := newFS()
 	if err := ParseFlags(fs, []string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "-addr") {
 		t.Errorf("ParseFlags(-h) = %v, printed %q; want flag.ErrHelp and the usage", err, out.String())
 	}
-	fs, addr = newFS()
+	fs, addr := newFS()
 	if err := ParseFlags(fs, []string{"--addr", "127.0.0.1:2"}, io.Discard); err != nil || *addr != "127.0.0.1:2" {
 		t.Errorf("ParseFlags(--addr) = %v, addr %q", err, *addr)
 	}

@@ -420,7 +420,7 @@ func TestEarlyCloseDoesNotDrain(t *testing.T) {
 			io.WriteString(w, "small")
 			return
 		}
-		w.Header().Set("Content-Length", fmt.Sprint(1<<40)) // far more than is ever sent
+		w.Header().Set("Content-Length", fmt.Sprint(int64(1)<<40)) // far more than is ever sent
 		// The deadline bounds the stream when the client keeps reading.
 		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(waitLimit)); err != nil {
 			writeErr <- err
@@ -841,7 +841,7 @@ func TestSweepKeepsFreshConnections(t *testing.T) {
 		return time.Since(fastIdle) > tr.IdleTimeout/4
 	})
 	close(release) // the slow connection goes idle well before the fast one expires
-	if err := <-slow; err != nil {
+	if err := recv(t, slow, "the slow request's answer"); err != nil {
 		t.Fatal(err)
 	}
 	slowIdle := time.Now()

@@ -35,8 +35,8 @@
 //     eighth. A pattern is therefore at most 206 bytes, always valid UTF-8
 //     and always starts with "/".
 //
-// Those rules are Pattern's. An Inventory adds the fan-out rule, which
-// needs the traffic seen so far. A literal segment is a child of its parent
+// Those rules are AppendPattern's. An Inventory adds the fan-out rule
+// (fanout.go), which needs the traffic seen so far. A literal segment is a child of its parent
 // pattern (the pattern up to it, ids already collapsed) and stays literal
 // when a kept pattern has it under that parent, when it is one of the first
 // 16 new children of that parent in the current RecentWindow, or when it
@@ -64,7 +64,8 @@
 // so a new "/orders/list" is whole at its second request. Only the final
 // form enters the table, the dashboard and the metric.
 //
-// Pattern(Pattern(p)) == Pattern(p) for every p.
+// The character rules are idempotent: AppendPattern of a pattern is that
+// pattern.
 //
 // # Bound and ranking
 //
@@ -80,10 +81,10 @@
 // client that sends any number of distinct paths.
 //
 // Each kept pattern also has its requests per minute over the last
-// RecentWindow (10 minutes) in a ring of ten counters, minutes counted from
-// a monotonic clock reading taken at New (a time without one that goes
-// back counts in the newest minute), so that TopRecent can
-// rank by what legacy serves now: a route fully moved stops feeding its
+// RecentWindow (10 minutes) in a ring of ten counters (recent.go), minutes
+// counted from a monotonic clock reading taken at New (a time without one
+// that goes back counts in the newest minute), so that TopRecent can rank
+// by what legacy serves now: a route fully moved stops feeding its
 // patterns, which sink once the window has passed. The Prometheus counter
 // counts everything since the pattern entered the table; rate() gives
 // recent traffic there.
@@ -105,7 +106,9 @@
 // exact count starts again from the pattern's first request back, which
 // Prometheus reads as a counter reset.
 //
-// inventory imports no other internal package; the proxy calls Observe for
-// each request served by the legacy upstream and the admin listener serves
-// Top and the metric.
+// inventory imports no other internal package. The proxy calls ObserveAt
+// for each request served by the legacy upstream, with the time it read for
+// its metrics; its dashboard (/api/dashboard and /api/dashboard/events on
+// the admin listener) shows TopRecent, and the admin listener's /metrics
+// serves the metric.
 package inventory

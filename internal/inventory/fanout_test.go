@@ -47,10 +47,10 @@ func exported(t *testing.T, inv *Inventory) []string {
 	return patterns
 }
 
-// patterns returns the requests of each pattern in Top, by pattern.
+// patterns returns the requests of each kept pattern, by pattern.
 func patterns(inv *Inventory) map[string]uint64 {
 	got := map[string]uint64{}
-	for _, e := range inv.Top(0) {
+	for _, e := range topTotal(inv, 0) {
 		got[e.Pattern] = e.Requests
 	}
 	return got
@@ -221,16 +221,15 @@ func TestFanOutNested(t *testing.T) {
 // two requests again) and a kept pattern stays literal whatever the time.
 func TestFanOutBudgetRenews(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 30, 0, time.UTC)}
-	inv := New(DefaultLimit)
-	inv.SetClock(clock.now)
+	inv := newAt(DefaultLimit, clock.now())
 	for range 3 {
-		inv.Observe("/cart", "default") // the first new child of "/"
+		inv.ObserveAt(clock.now(), "/cart", "default") // the first new child of "/"
 	}
 	for i := range 100 {
-		inv.Observe("/"+word(i), "default")
+		inv.ObserveAt(clock.now(), "/"+word(i), "default")
 	}
 	clock.advance(RecentWindow - time.Nanosecond)
-	inv.Observe("/"+word(100), "default")
+	inv.ObserveAt(clock.now(), "/"+word(100), "default")
 	want := map[string]uint64{"/cart": 3, "/{id}": 100 - (freshChildren - 1) + 1}
 	for i := range freshChildren - 1 {
 		want["/"+word(i)] = 1
@@ -238,14 +237,14 @@ func TestFanOutBudgetRenews(t *testing.T) {
 	diff(t, patterns(inv), want)
 
 	clock.advance(time.Nanosecond) // a new window
-	inv.Observe("/cart", "default")
+	inv.ObserveAt(clock.now(), "/cart", "default")
 	for i := range freshChildren {
-		inv.Observe("/"+word(200+i), "default")
+		inv.ObserveAt(clock.now(), "/"+word(200+i), "default")
 		want["/"+word(200+i)] = 1
 	}
-	inv.Observe("/"+word(300), "default") // the 17th: collapsed
-	inv.Observe("/"+word(50), "default")  // seen once a window ago: forgotten, collapsed
-	inv.Observe("/"+word(50), "default")  // twice in this window: literal
+	inv.ObserveAt(clock.now(), "/"+word(300), "default") // the 17th: collapsed
+	inv.ObserveAt(clock.now(), "/"+word(50), "default")  // seen once a window ago: forgotten, collapsed
+	inv.ObserveAt(clock.now(), "/"+word(50), "default")  // twice in this window: literal
 	want["/cart"] = 4
 	want["/{id}"] += 2
 	want["/"+word(50)] = 1
@@ -267,15 +266,14 @@ func treePath(i int) string {
 // budget.
 func TestFanOutCrowdedParents(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 30, 0, time.UTC)}
-	inv := New(MaxLimit)
-	inv.SetClock(clock.now)
-	inv.Observe("/api", "default")
+	inv := newAt(MaxLimit, clock.now())
+	inv.ObserveAt(clock.now(), "/api", "default")
 	i := 0
 	for ; freshLen(inv) < maxFreshParents; i++ {
 		if i == 1<<14 {
 			t.Fatalf("%d parents counted after %d new paths, want %d", freshLen(inv), i, maxFreshParents)
 		}
-		inv.Observe(treePath(i), "default")
+		inv.ObserveAt(clock.now(), treePath(i), "default")
 	}
 	got := patterns(inv)
 	for k := range i - 1 { // the last one may have met the bound half way
@@ -284,14 +282,14 @@ func TestFanOutCrowdedParents(t *testing.T) {
 		}
 	}
 	for j := range 100 { // more new parents: not counted
-		inv.Observe(treePath(i+j), "default")
+		inv.ObserveAt(clock.now(), treePath(i+j), "default")
 		if n := freshLen(inv); n > maxFreshParents {
 			t.Fatalf("%d parents counted, bound %d", n, maxFreshParents)
 		}
 	}
 	sibling := strings.TrimSuffix(treePath(0), "leaf") + "other"
-	inv.Observe(sibling, "default")             // its parent is counted: budget left
-	inv.Observe("/api/reports/list", "default") // "/api/" is not counted: crowded
+	inv.ObserveAt(clock.now(), sibling, "default")             // its parent is counted: budget left
+	inv.ObserveAt(clock.now(), "/api/reports/list", "default") // "/api/" is not counted: crowded
 	got = patterns(inv)
 	if got[sibling] != 1 || got["/api/{id}/{id}"] != 1 {
 		t.Fatalf("after the bound: %q counted %d times literally, /api/{id}/{id} %d times; want 1 and 1",
@@ -299,13 +297,13 @@ func TestFanOutCrowdedParents(t *testing.T) {
 	}
 	// Its second request: "reports" is literal, and so is "list", counted
 	// at the first request under "/api/reports/" too (see fanOut).
-	inv.Observe("/api/reports/list", "default")
+	inv.ObserveAt(clock.now(), "/api/reports/list", "default")
 	if n := patterns(inv)["/api/reports/list"]; n != 1 {
 		t.Fatalf("/api/reports/list at its second request counted %d times literally, want 1", n)
 	}
 
 	clock.advance(RecentWindow)
-	inv.Observe("/api/summary", "default")
+	inv.ObserveAt(clock.now(), "/api/summary", "default")
 	if n := patterns(inv)["/api/summary"]; n != 1 {
 		t.Fatalf("a window later, /api/summary at its first request counted %d times literally, want 1", n)
 	}

@@ -18,7 +18,7 @@ func FuzzPattern(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, path string) {
-		p := Pattern(path)
+		p := pattern(path)
 		if !utf8.ValidString(p) {
 			t.Fatalf("Pattern(%q) = %q, not valid UTF-8", path, p)
 		}
@@ -37,7 +37,7 @@ func FuzzPattern(f *testing.F) {
 				t.Fatalf("Pattern(%q) = %q, segment %d is %q", path, p, i, s)
 			}
 		}
-		if again := Pattern(p); again != p {
+		if again := pattern(p); again != p {
 			t.Fatalf("Pattern(%q) = %q, but Pattern(%q) = %q", path, p, p, again)
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,41 +15,6 @@ const MaxLimit = 10000
 // DefaultLimit is a limit that fits most legacy applications: a few hundred
 // routes, with room for the rest.
 const DefaultLimit = 500
-
-// RecentWindow is the span Entry.Recent covers: the current minute and the
-// nine before it. Counts are kept per minute, so the window moves by whole
-// minutes.
-const RecentWindow = recentMinutes * time.Minute
-
-// recentMinutes is the number of per-minute counts each kept pattern has.
-const recentMinutes = 10
-
-// The fan-out rule's bookkeeping: a count-min sketch of the literal child
-// segments seen outside the table (see admitted). It has sketchRows rows of
-// sketchWidth one-byte counters, 256 KiB per Inventory whatever the traffic.
-const (
-	sketchRows  = 4
-	sketchWidth = 1 << 16
-	// sketchPeriod is how many counts the sketch takes before every counter
-	// is halved, so that it holds at most about sketchWidth/8 distinct
-	// children at a time and a child seen once rarely (about 1 in 5,000
-	// under a sustained flood of distinct words) looks as if it had been
-	// seen twice. The sketch is also halved once per RecentWindow.
-	sketchPeriod = sketchWidth / 8
-	// literalMin is how many times a child not in the table must have been
-	// seen under its parent, recently, to stay literal once the parent is
-	// crowded.
-	literalMin = 2
-	// freshChildren is how many new children a parent takes literally from
-	// their first request in each RecentWindow; past that the parent is
-	// crowded (a scanner, or ids made of words) and a new child needs
-	// literalMin requests.
-	freshChildren = 16
-	// maxFreshParents bounds the parents whose new children are counted
-	// per RecentWindow (about 64 KiB); a parent beyond it counts as
-	// crowded until the window ends.
-	maxFreshParents = 4096
-)
 
 // Entry is one kept pattern.
 type Entry struct {
@@ -73,44 +37,11 @@ type Entry struct {
 	Recent uint64 `json:"recent"`
 }
 
-// recent holds one kept pattern's requests per minute over RecentWindow, a
-// ring indexed by minute modulo recentMinutes: 48 bytes per pattern.
-type recent struct {
-	last   int64 // the newest minute counted (see Inventory.minuteOf)
-	counts [recentMinutes]uint32
-}
-
-// add counts one request in minute m. A minute older than the newest one
-// counted is counted in the newest (Inventory never passes one).
-func (r *recent) add(m int64) {
-	if m > r.last {
-		for k := max(r.last+1, m-recentMinutes+1); k <= m; k++ {
-			r.counts[k%recentMinutes] = 0
-		}
-		r.last = m
-	}
-	if c := &r.counts[r.last%recentMinutes]; *c < ^uint32(0) {
-		*c++
-	}
-}
-
-// sum returns the requests counted in the window ending with minute m.
-// Minutes are never negative.
-func (r *recent) sum(m int64) uint64 {
-	var n uint64
-	for k := max(r.last-recentMinutes+1, m-recentMinutes+1, 0); k <= min(r.last, m); k++ {
-		n += uint64(r.counts[k%recentMinutes])
-	}
-	return n
-}
-
 // Inventory counts requests by pattern, keeping at most Limit patterns with
 // the Space-Saving algorithm. It is safe for concurrent use; the zero value
 // is not usable, call New. A nil *Inventory records nothing.
 type Inventory struct {
 	limit int
-	// clock is the clock of the recent window, read outside mu.
-	clock atomic.Pointer[func() time.Time]
 
 	mu sync.Mutex
 	// heap is a min-heap of the kept entries by Requests; index maps each
@@ -173,37 +104,6 @@ func (inv *Inventory) Limit() int {
 	return inv.limit
 }
 
-// SetClock replaces the clock the recent window reads (time.Now by
-// default), for tests. The window's minutes go on from the clock's current
-// reading.
-func (inv *Inventory) SetClock(now func() time.Time) {
-	t := now()
-	inv.mu.Lock()
-	inv.start = t.Add(-time.Duration(inv.minute) * time.Minute)
-	inv.mu.Unlock()
-	inv.clock.Store(&now)
-}
-
-// now reads the clock.
-func (inv *Inventory) now() time.Time {
-	if c := inv.clock.Load(); c != nil {
-		return (*c)()
-	}
-	return time.Now()
-}
-
-// minuteOf returns the minute of the recent window that t falls in,
-// counted from start, and never one before the newest minute seen: a clock
-// that goes back (a test clock, or a time without a monotonic reading after
-// a wall-clock step) counts in the newest minute until it catches up. The
-// caller holds inv.mu.
-func (inv *Inventory) minuteOf(t time.Time) int64 {
-	if m := int64(t.Sub(inv.start) / time.Minute); m > inv.minute {
-		inv.minute = m
-	}
-	return inv.minute
-}
-
 // Observe counts one request served by the legacy upstream. path is the
 // cleaned request path and route the name of the route that matched. A
 // request whose pattern is already kept does not allocate.
@@ -212,7 +112,8 @@ func (inv *Inventory) minuteOf(t time.Time) int64 {
 // top: a literal segment stays only when a kept pattern has it under the
 // same parent, when it is one of the parent's first freshChildren new
 // children in the current RecentWindow, or when it was seen at least
-// twice there recently; otherwise it becomes "{id}". Only that final form is ever kept, shown or exported.
+// twice there recently; otherwise it becomes "{id}". Only that final form
+// is ever kept, shown or exported.
 func (inv *Inventory) Observe(path, route string) {
 	if inv == nil {
 		return
@@ -222,13 +123,10 @@ func (inv *Inventory) Observe(path, route string) {
 
 // ObserveAt is Observe for a request answered at now, for a caller that
 // has read the clock already (a clock read costs about as much as the
-// rest of Observe). A clock set with SetClock takes precedence over now.
+// rest of Observe). now places the request in the recent window.
 func (inv *Inventory) ObserveAt(now time.Time, path, route string) {
 	if inv == nil {
 		return
-	}
-	if c := inv.clock.Load(); c != nil {
-		now = (*c)()
 	}
 	var buf, out [maxPatternLen]byte
 	p := AppendPattern(buf[:0], path)
@@ -280,147 +178,12 @@ func (inv *Inventory) count(p []byte, i int, kept bool, route string, m int64) {
 	inv.down(0)
 }
 
-// fanOut appends p to dst with the fan-out rule applied, counting the
-// literal children it meets in the sketch. m is the current minute. The
-// caller holds inv.mu. The result is never longer than maxPatternLen: it
-// has the segments of p, each at most maxSegLen bytes, some replaced by
-// "{id}", which is shorter than that.
-//
-// Once a segment has collapsed, each literal child after it is counted
-// twice: under its collapsed parent, which decides, and under its literal
-// parent, so that when the collapsed segment becomes literal (at its
-// second request) its children already have a count there: a new route
-// "/orders/list" is shown as it is from its second request, not its third.
-func (inv *Inventory) fanOut(dst, p []byte, m int64) []byte {
-	if m-inv.sketchMinute >= recentMinutes {
-		windows := (m - inv.sketchMinute) / recentMinutes
-		inv.halve(uint(min(windows, 8)))
-		inv.sketchMinute += windows * recentMinutes
-		clear(inv.fresh)
-	}
-	collapsed := false
-	for i := 0; i < len(p); {
-		if p[i] == '/' {
-			dst = append(dst, '/')
-			i++
-			continue
-		}
-		end := i + 1
-		for end < len(p) && p[end] != '/' {
-			end++
-		}
-		seg := p[i:end]
-		n := len(dst)
-		dst = append(dst, seg...)
-		if seg[0] != '{' { // placeholders stay
-			if key := maphash.Bytes(inv.seed, p[:end]); collapsed && inv.prefixes[key] == 0 {
-				// Counted only: this parent is in no pattern, so it
-				// takes none of the fresh parents' room.
-				inv.seen(key)
-			}
-			if !inv.admitted(maphash.Bytes(inv.seed, dst), maphash.Bytes(inv.seed, dst[:n])) {
-				dst = append(dst[:n], idSegment...)
-				collapsed = true
-			}
-		}
-		i = end
-	}
-	return dst
-}
-
-// admitted reports whether the child whose prefix hashes to key, under the
-// parent whose prefix hashes to parent, stays literal: when a kept pattern
-// has that prefix; when the child is one of the first freshChildren new
-// children of its parent in this RecentWindow (so an application's own
-// routes read as they are from their first request); or when the sketch,
-// after counting this request, says the child was seen at least literalMin
-// times since the counters were last halved. The count-min sketch never
-// undercounts, so a child requested twice between two halvings is always
-// admitted; junk seen once is admitted only when every one of its
-// counters was already raised by others, which the halving keeps rare.
-func (inv *Inventory) admitted(key, parent uint64) bool {
-	if inv.prefixes[key] > 0 || inv.seen(key) >= literalMin {
-		return true
-	}
-	// Seen for the first time (since the last halving).
-	n, ok := inv.fresh[parent]
-	if !ok && len(inv.fresh) >= maxFreshParents {
-		return false
-	}
-	if n < freshChildren {
-		inv.fresh[parent] = n + 1
-		return true
-	}
-	return false
-}
-
-// seen counts the child whose prefix hashes to key in the sketch and
-// returns its estimated count since the last halving, this request
-// included.
-func (inv *Inventory) seen(key uint64) uint64 {
-	// Conservative update: raise only the counters below the new
-	// estimate. Each row takes 16 bits of the key.
-	var at [sketchRows]int
-	est := uint64(0xff)
-	for r := range sketchRows {
-		at[r] = r*sketchWidth + int(uint16(key>>(16*r)))
-		est = min(est, inv.sketch[at[r]/8]>>(at[r]%8*8)&0xff)
-	}
-	if est < 0xff {
-		est++
-		for _, j := range at {
-			w, shift := &inv.sketch[j/8], uint(j%8*8)
-			if *w>>shift&0xff < est {
-				*w = *w&^(0xff<<shift) | est<<shift
-			}
-		}
-	}
-	if inv.sketchCounts++; inv.sketchCounts >= sketchPeriod {
-		inv.halve(1)
-	}
-	return est
-}
-
-// halve divides every sketch counter by 2 to the power k (k at most 8).
-func (inv *Inventory) halve(k uint) {
-	mask := uint64(0x0101010101010101) * uint64(0xff>>k)
-	for i := range inv.sketch {
-		inv.sketch[i] = inv.sketch[i] >> k & mask
-	}
-	inv.sketchCounts = 0
-}
-
-// keep adds (or, when add is false, removes) pattern's literal prefixes to
-// the prefixes of kept patterns. The caller holds inv.mu.
-func (inv *Inventory) keep(pattern string, add bool) {
-	for i := 0; i < len(pattern); {
-		if pattern[i] == '/' {
-			i++
-			continue
-		}
-		end := i + 1
-		for end < len(pattern) && pattern[end] != '/' {
-			end++
-		}
-		if pattern[i] != '{' {
-			key := maphash.String(inv.seed, pattern[:end])
-			if add {
-				inv.prefixes[key]++
-			} else if inv.prefixes[key]--; inv.prefixes[key] == 0 {
-				delete(inv.prefixes, key)
-			}
-		}
-		i = end
-	}
-}
-
 // snapshot returns a copy of the kept entries, in no particular order,
-// with Recent filled in.
-func (inv *Inventory) snapshot() []Entry {
+// with Recent filled in for the window ending at now.
+func (inv *Inventory) snapshot(now time.Time) []Entry {
 	if inv == nil {
 		return nil
 	}
-	now := inv.now()
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	m := inv.minuteOf(now)
@@ -431,23 +194,14 @@ func (inv *Inventory) snapshot() []Entry {
 	return entries
 }
 
-// Top returns at most n kept entries (all of them when n <= 0), by Requests
-// descending, then Pattern ascending.
-func (inv *Inventory) Top(n int) []Entry {
-	return top(inv.snapshot(), n, func(a, b Entry) int {
-		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Pattern, b.Pattern)
-	})
-}
-
-// TopRecent returns at most n kept entries (all of them when n <= 0), by
-// Recent descending, then Requests descending, then Pattern ascending: what
-// legacy serves now comes first, and a pattern whose route has moved sinks
-// once RecentWindow has passed, whatever its total.
-func (inv *Inventory) TopRecent(n int) []Entry {
-	return top(inv.snapshot(), n, func(a, b Entry) int {
+// TopRecent returns at most n kept entries (all of them when n <= 0), with
+// Recent counted over the RecentWindow ending at now (the caller's clock,
+// time.Now in production), by Recent descending, then Requests descending,
+// then Pattern ascending: what legacy serves now comes first, and a pattern
+// whose route has moved sinks once RecentWindow has passed, whatever its
+// total.
+func (inv *Inventory) TopRecent(now time.Time, n int) []Entry {
+	return top(inv.snapshot(now), n, func(a, b Entry) int {
 		if c := cmp.Compare(b.Recent, a.Recent); c != 0 {
 			return c
 		}

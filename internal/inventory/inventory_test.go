@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // churnPath returns the i-th of an adversary's distinct paths, for i below
@@ -64,7 +65,7 @@ func TestNewClampsLimit(t *testing.T) {
 	}
 	var nilInv *Inventory
 	nilInv.Observe("/a", "default")
-	if nilInv.Limit() != 0 || nilInv.Top(0) != nil {
+	if nilInv.Limit() != 0 || nilInv.TopRecent(time.Now(), 0) != nil {
 		t.Error("a nil Inventory is not empty")
 	}
 }
@@ -83,16 +84,16 @@ func TestObserveCountsByPattern(t *testing.T) {
 		{Pattern: "/about", Requests: 1, Route: "default", Recent: 1},
 		{Pattern: "/api/orders/{id}", Requests: 1, Route: "orders", Recent: 1},
 	}
-	if got := inv.Top(0); !slices.Equal(got, want) {
+	if got := topTotal(inv, 0); !slices.Equal(got, want) {
 		t.Fatalf("Top(0) = %+v\nwant %+v", got, want)
 	}
-	if got := inv.Top(2); !slices.Equal(got, want[:2]) {
+	if got := topTotal(inv, 2); !slices.Equal(got, want[:2]) {
 		t.Fatalf("Top(2) = %+v, want %+v", got, want[:2])
 	}
-	if got := inv.Top(-1); len(got) != 4 {
+	if got := topTotal(inv, -1); len(got) != 4 {
 		t.Fatalf("Top(-1) has %d entries, want 4", len(got))
 	}
-	if got := inv.Top(100); len(got) != 4 {
+	if got := topTotal(inv, 100); len(got) != 4 {
 		t.Fatalf("Top(100) has %d entries, want 4", len(got))
 	}
 }
@@ -110,7 +111,7 @@ func TestTopOrder(t *testing.T) {
 		}
 	}
 	var got []string
-	for _, e := range inv.Top(0) {
+	for _, e := range topTotal(inv, 0) {
 		got = append(got, fmt.Sprintf("%s=%d", e.Pattern, e.Requests))
 	}
 	want := []string{"/c=9", "/d=5", "/e=5", "/a=2", "/b=2", "/f=1"}
@@ -135,14 +136,14 @@ func TestObserveConcurrent(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 200 {
-				if len(inv.Top(3)) > 3 {
+				if len(topTotal(inv, 3)) > 3 {
 					t.Error("Top(3) returned more than 3 entries")
 				}
 			}
 		})
 	}
 	wg.Wait()
-	got := inv.Top(0)
+	got := topTotal(inv, 0)
 	if len(got) != patterns {
 		t.Fatalf("%d patterns, want %d: %+v", len(got), patterns, got)
 	}
@@ -180,14 +181,14 @@ func TestSpaceSavingAgainstChurn(t *testing.T) {
 	if n := kept(t, inv); n != limit {
 		t.Fatalf("table holds %d patterns, want %d", n, limit)
 	}
-	top := inv.Top(len(heavy))
+	top := topTotal(inv, len(heavy))
 	for i, e := range top {
 		if !slices.Contains(heavy, e.Pattern) {
 			t.Fatalf("Top(%d)[%d] = %+v, want one of the heavy patterns %v", len(heavy), i, e, heavy)
 		}
 	}
 	var total uint64
-	for _, e := range inv.Top(0) {
+	for _, e := range topTotal(inv, 0) {
 		total += e.Requests
 		if tr := truth[e.Pattern]; e.Requests < tr || e.Requests-e.Overcount > tr {
 			t.Errorf("%s: estimate %d (overcount %d) does not bracket the true count %d", e.Pattern, e.Requests, e.Overcount, tr)
@@ -211,7 +212,7 @@ func TestCountsNeverDecrease(t *testing.T) {
 		if i%13 != 0 {
 			continue
 		}
-		for _, e := range inv.Top(0) {
+		for _, e := range topTotal(inv, 0) {
 			prev, seen := last[e.Pattern]
 			if e.Requests < prev {
 				t.Fatalf("after %d requests %s went from %d to %d", i, e.Pattern, prev, e.Requests)

@@ -1,6 +1,10 @@
 package inventory
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // requestsDesc describes the one metric an Inventory exports.
 var requestsDesc = prometheus.NewDesc(
@@ -28,7 +32,7 @@ func (inv *Inventory) Describe(ch chan<- *prometheus.Desc) {
 // happened. The exact count restarts low, which Prometheus reads as a
 // counter reset.
 func (inv *Inventory) Collect(ch chan<- prometheus.Metric) {
-	for _, e := range inv.snapshot() {
+	for _, e := range inv.snapshot(time.Now()) {
 		m, err := prometheus.NewConstMetric(requestsDesc, prometheus.CounterValue, float64(e.Requests-e.Overcount), e.Pattern)
 		if err != nil {
 			m = prometheus.NewInvalidMetric(requestsDesc, err)

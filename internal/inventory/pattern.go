@@ -80,17 +80,6 @@ func AppendPattern(dst []byte, path string) []byte {
 	return dst
 }
 
-// Pattern returns the pattern of path (see AppendPattern). When the path is
-// its own pattern, the path itself is returned without allocating.
-func Pattern(path string) string {
-	var buf [maxPatternLen]byte
-	p := AppendPattern(buf[:0], path)
-	if string(p) == path {
-		return path
-	}
-	return string(p)
-}
-
 // isID reports whether a non-empty segment is shown as "{id}" rather than
 // literally. A segment is literal only when it looks like a word of a
 // route: at most maxSegLen bytes of ASCII letters, digits, "-" and "_",

@@ -40,15 +40,14 @@ func ranking(entries []Entry) []string {
 // rank below what legacy serves now, while Top still has them first.
 func TestTopRecentDropsMovedPatterns(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 30, 0, time.UTC)}
-	inv := New(DefaultLimit)
-	inv.SetClock(clock.now)
+	inv := newAt(DefaultLimit, clock.now())
 	for range 1000 {
-		inv.Observe("/api/orders/ord-100001", "orders")
+		inv.ObserveAt(clock.now(), "/api/orders/ord-100001", "orders")
 	}
 	for range 10 {
-		inv.Observe("/cart", "default")
+		inv.ObserveAt(clock.now(), "/cart", "default")
 	}
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/api/orders/{id}=1000/1000", "/cart=10/10"}) {
+	if got := ranking(inv.TopRecent(clock.now(), 0)); !slices.Equal(got, []string{"/api/orders/{id}=1000/1000", "/cart=10/10"}) {
 		t.Fatalf("TopRecent before the move = %v", got)
 	}
 
@@ -56,9 +55,9 @@ func TestTopRecentDropsMovedPatterns(t *testing.T) {
 	for minute := 1; minute <= 10; minute++ {
 		clock.advance(time.Minute)
 		for range 5 {
-			inv.Observe("/cart", "default")
+			inv.ObserveAt(clock.now(), "/cart", "default")
 		}
-		got := inv.TopRecent(0)
+		got := inv.TopRecent(clock.now(), 0)
 		wantOrders := uint64(1000)
 		if minute >= recentMinutes {
 			wantOrders = 0
@@ -68,15 +67,15 @@ func TestTopRecentDropsMovedPatterns(t *testing.T) {
 		}
 	}
 	want := []string{"/cart=50/60", "/api/orders/{id}=0/1000"}
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, want) {
+	if got := ranking(inv.TopRecent(clock.now(), 0)); !slices.Equal(got, want) {
 		t.Fatalf("TopRecent after the move = %v, want %v", got, want)
 	}
-	if got := ranking(inv.Top(0)); got[0] != "/api/orders/{id}=0/1000" {
+	if got := ranking(topTotal(inv, 0)); got[0] != "/api/orders/{id}=0/1000" {
 		t.Fatalf("Top ranks by total: %v", got)
 	}
 	// Nothing for longer than the window: every recent count is 0, totals stay.
 	clock.advance(time.Hour)
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/api/orders/{id}=0/1000", "/cart=0/60"}) {
+	if got := ranking(inv.TopRecent(clock.now(), 0)); !slices.Equal(got, []string{"/api/orders/{id}=0/1000", "/cart=0/60"}) {
 		t.Fatalf("TopRecent after an idle hour = %v", got)
 	}
 }
@@ -111,15 +110,14 @@ func TestRecentRing(t *testing.T) {
 // the newcomer starts with its own single request.
 func TestRecentMovesWithEviction(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(6000, 0)}
-	inv := New(2)
-	inv.SetClock(clock.now)
+	inv := newAt(2, clock.now())
 	for range 3 {
-		inv.Observe("/a", "default")
+		inv.ObserveAt(clock.now(), "/a", "default")
 	}
-	inv.Observe("/b", "default")
-	inv.Observe("/c", "default") // evicts /b
+	inv.ObserveAt(clock.now(), "/b", "default")
+	inv.ObserveAt(clock.now(), "/c", "default") // evicts /b
 	want := []string{"/a=3/3", "/c=1/2"}
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, want) {
+	if got := ranking(inv.TopRecent(clock.now(), 0)); !slices.Equal(got, want) {
 		t.Fatalf("TopRecent = %v, want %v", got, want)
 	}
 	kept(t, inv)
@@ -132,24 +130,23 @@ func TestRecentMovesWithEviction(t *testing.T) {
 func TestRecentClockStepsBack(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 30, 0, time.UTC)
 	clock := &fakeClock{t: start}
-	inv := New(DefaultLimit)
-	inv.SetClock(clock.now)
+	inv := newAt(DefaultLimit, clock.now())
 	clock.advance(3 * time.Minute)
 	for range 3 {
-		inv.Observe("/cart", "default")
+		inv.ObserveAt(clock.now(), "/cart", "default")
 	}
 	clock.advance(-time.Hour)
-	inv.Observe("/cart", "default")
-	inv.Observe("/cart", "default")
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=5/5"}) {
+	inv.ObserveAt(clock.now(), "/cart", "default")
+	inv.ObserveAt(clock.now(), "/cart", "default")
+	if got := ranking(inv.TopRecent(clock.now(), 0)); !slices.Equal(got, []string{"/cart=5/5"}) {
 		t.Fatalf("after the clock went back an hour, TopRecent = %v, want [/cart=5/5]", got)
 	}
 	clock.advance(time.Hour + (recentMinutes-1)*time.Minute) // the last minute of the window
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=5/5"}) {
+	if got := ranking(inv.TopRecent(clock.now(), 0)); !slices.Equal(got, []string{"/cart=5/5"}) {
 		t.Fatalf("9 minutes later, TopRecent = %v, want [/cart=5/5]", got)
 	}
 	clock.advance(time.Minute)
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=0/5"}) {
+	if got := ranking(inv.TopRecent(clock.now(), 0)); !slices.Equal(got, []string{"/cart=0/5"}) {
 		t.Fatalf("a window later, TopRecent = %v, want [/cart=0/5]", got)
 	}
 
@@ -158,7 +155,7 @@ func TestRecentClockStepsBack(t *testing.T) {
 	inv = New(DefaultLimit)
 	inv.ObserveAt(time.Now(), "/cart", "default")
 	inv.ObserveAt(time.Now().Add(-time.Hour).Round(0), "/cart", "default")
-	if got := ranking(inv.TopRecent(0)); !slices.Equal(got, []string{"/cart=2/2"}) {
+	if got := ranking(inv.TopRecent(time.Now(), 0)); !slices.Equal(got, []string{"/cart=2/2"}) {
 		t.Fatalf("with a time an hour back, TopRecent = %v, want [/cart=2/2]", got)
 	}
 }

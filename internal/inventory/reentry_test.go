@@ -39,7 +39,7 @@ func TestScrapeAfterEvictionAddsNoPhantomRequests(t *testing.T) {
 	scrape("/rare evicted", map[string]int{"/new": 150, "/hot": 300})
 
 	observe("/rare", 1) // evicts /new: the estimate of /rare is 251
-	if e := inv.Top(0); e[1].Pattern != "/rare" || e[1].Requests != 251 || e[1].Overcount != 250 {
+	if e := topTotal(inv, 0); e[1].Pattern != "/rare" || e[1].Requests != 251 || e[1].Overcount != 250 {
 		t.Fatalf("table = %+v, want /rare estimated at 251 with overcount 250", e)
 	}
 	scrape("/rare back with one request", map[string]int{"/rare": 1, "/hot": 300})

@@ -17,7 +17,13 @@ type adminFixture struct {
 }
 
 func newAdminFixture(t *testing.T) *adminFixture {
-	f := newReloadFixture(t)
+	return newAdminFixtureWith(t, nil)
+}
+
+// newAdminFixtureWith is newAdminFixture with configure (when not nil)
+// applied to the Handler before it serves.
+func newAdminFixtureWith(t *testing.T, configure func(*Handler)) *adminFixture {
+	f := newReloadFixtureWith(t, configure)
 	srv := startServer(t, NewAdmin(AdminOptions{Handler: f.handler, Reloader: f.r, Gatherer: f.reg}))
 	return &adminFixture{reloadFixture: f, admin: srv.Client(), url: srv.URL}
 }

@@ -183,7 +183,7 @@ func (h *Handler) Dashboard(r *Reloader, now time.Time) Dashboard {
 		}
 	}
 	if h.inventory != nil {
-		d.Inventory = inventoryView(h.inventory)
+		d.Inventory = inventoryView(h.inventory, h.inventoryTime(now))
 	}
 	g := h.cur.Load()
 	if g == nil {
@@ -249,10 +249,11 @@ func (h *Handler) routeView(g *generation, rt *routing.Route, now time.Time) (Ro
 	return v, legacy, ext
 }
 
-// inventoryView lists every kept pattern of inv, ranked, with the totals.
-func inventoryView(inv *inventory.Inventory) InventoryView {
+// inventoryView lists every kept pattern of inv, ranked by their requests
+// in the recent window ending at now, with the totals.
+func inventoryView(inv *inventory.Inventory, now time.Time) InventoryView {
 	v := InventoryView{Limit: inv.Limit(), RecentWindowSeconds: inventory.RecentWindow.Seconds(),
-		Patterns: inv.TopRecent(0)}
+		Patterns: inv.TopRecent(now, 0)}
 	v.Kept = len(v.Patterns)
 	for _, e := range v.Patterns {
 		v.Requests += e.Requests

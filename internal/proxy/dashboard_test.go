@@ -157,10 +157,12 @@ func TestDashboardInventoryCollapsesLegacyPaths(t *testing.T) {
 // drop below what legacy serves now once the recent window has passed,
 // with their total still shown; the JSON carries both counts.
 func TestDashboardInventoryRanksRecentTraffic(t *testing.T) {
-	a := newAdminFixture(t)
 	var mu sync.Mutex
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	a.handler.inventory.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	var now time.Time
+	a := newAdminFixtureWith(t, func(h *Handler) {
+		now = time.Now() // the inventory's recent window starts at New
+		h.inventoryNow = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
 	a.writeConfig(t, a.path, dashboardConfig+"    weight: 0\n") // stock not moved yet
 	if err := a.r.Reload(); err != nil {
 		t.Fatal(err)

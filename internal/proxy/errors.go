@@ -78,6 +78,26 @@ func isTimeout(err error) bool {
 
 // writeError writes e as {"error": ..., "status": ..., "request_id": ...}.
 func writeError(w http.ResponseWriter, e errorReply, requestID string) {
+	writeErrorJSON(w, e, requestID, errorJSON(e, requestID))
+}
+
+// errorJSON is the body writeError sends for e: {"error": ...,
+// "status": ..., "request_id": ...} and a newline.
+func errorJSON(e errorReply, requestID string) []byte {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"error":`...)
+	b = strconv.AppendQuote(b, e.message)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = append(b, `,"request_id":`...)
+	b = strconv.AppendQuote(b, requestID)
+	b = append(b, "}\n"...)
+	return b
+}
+
+// writeErrorJSON sends e's status and headers with body, which errorJSON
+// made. Nothing is written for StatusClientClosed.
+func writeErrorJSON(w http.ResponseWriter, e errorReply, requestID string, body []byte) {
 	if e.status == StatusClientClosed {
 		return
 	}
@@ -92,13 +112,5 @@ func writeError(w http.ResponseWriter, e errorReply, requestID string) {
 		h.Set("Retry-After", e.retryAfter)
 	}
 	w.WriteHeader(e.status)
-	b := make([]byte, 0, 128)
-	b = append(b, `{"error":`...)
-	b = strconv.AppendQuote(b, e.message)
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(e.status), 10)
-	b = append(b, `,"request_id":`...)
-	b = strconv.AppendQuote(b, requestID)
-	b = append(b, "}\n"...)
-	_, _ = w.Write(b)
+	_, _ = w.Write(body)
 }

@@ -59,9 +59,11 @@ type Options struct {
 	// WriteTimeout bounds how long one write of an answer to the client
 	// may block: a client that stops reading (or reads slower than a few
 	// hundred bytes per second) is cut off, and the upstream connection
-	// and bulkhead slot it held are freed. The deadline moves with every
-	// write, so streams of any length and quiet server-sent events are not
-	// affected. Zero means DefaultWriteTimeout; negative means no bound.
+	// and bulkhead slot it held are freed. The deadline moves with the
+	// writes, at most once per quarter of WriteTimeout, so a blocked write
+	// is cut off after 3/4 of WriteTimeout to all of it, and streams of any
+	// length and quiet server-sent events are not affected. Zero means
+	// DefaultWriteTimeout; negative means no bound.
 	// The server should set http.Server.WriteTimeout to the same value, so
 	// that the deadline is fresh at the start of every request on a
 	// keep-alive connection (serve does).
@@ -81,6 +83,11 @@ type Handler struct {
 	buffers   *bufferPool
 	access    *accesslog.Logger
 	inventory *inventory.Inventory // nil when off
+	// inventoryNow, set by tests before the handler serves, replaces the
+	// clock of the inventory's recent window: the request's end time when
+	// it counts one, the dashboard's time when it shows them.
+	inventoryNow func() time.Time
+
 	trusted   trustedProxies
 	maxURI    int           // 0: no limit
 	bodyIdle  time.Duration // 0: no body read timeout
@@ -291,7 +298,7 @@ func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, c
 	f.metrics.observe(rec.in.Method, status, took.Seconds())
 	f.live.Observe(end, took.Seconds(), status >= 500)
 	if h.inventory != nil && f.side == routing.Legacy {
-		h.inventory.ObserveAt(end, clean, route.Name)
+		h.inventory.ObserveAt(h.inventoryTime(end), clean, route.Name)
 	}
 	if h.access != nil && h.access.Sampled() {
 		h.access.Log(accesslog.Record{
@@ -303,43 +310,13 @@ func (h *Handler) finish(rec *recorder, start time.Time, route *routing.Route, c
 	}
 }
 
-// refuse answers a request the proxy turns away itself, before any
-// upstream: too long a target, no table yet, a path it cannot route
-// safely, a body over the route's limit. The refusal is counted in
-// strangler_refused_requests_total and written to the access log, with the
-// route when one matched; it counts toward no upstream's metrics, since no
-// upstream saw it.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, reply errorReply, id, traceID string,
-	start time.Time, route *routing.Route) {
-	// Counted and logged before the answer goes out, so that whoever has
-	// the answer finds the refusal already counted.
-	h.metrics.refused.WithLabelValues(reply.reason).Inc()
-	if h.access != nil && h.access.Sampled() {
-		rec := accesslog.Record{
-			Time: start, RequestID: id, TraceID: traceID, Client: r.RemoteAddr, Method: r.Method,
-			Path: truncate(r.URL.Path, maxLoggedPath), Status: reply.status, Duration: time.Since(start),
-		}
-		if route != nil {
-			rec.Route = route.Name
-		}
-		h.access.Log(rec)
+// inventoryTime is the time the inventory's recent window reads for an
+// event at now: now itself, unless a test set inventoryNow.
+func (h *Handler) inventoryTime(now time.Time) time.Time {
+	if h.inventoryNow != nil {
+		return h.inventoryNow()
 	}
-	writeError(w, reply, id)
-}
-
-// replyMethodNotSupported answers CONNECT.
-var replyMethodNotSupported = errorReply{http.StatusNotImplemented, "method not supported", "", "method_not_supported"}
-
-// maxLoggedPath bounds the path of a refused request in the access log: a
-// target refused for its length must not make a megabyte log line.
-const maxLoggedPath = 256
-
-// truncate cuts s to at most n bytes.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
+	return now
 }
 
 var _ http.Handler = (*Handler)(nil)

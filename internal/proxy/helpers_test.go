@@ -23,7 +23,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/strangler-proxy/strangler/internal/accesslog"
 	"github.com/strangler-proxy/strangler/internal/routing"
+	"github.com/strangler-proxy/strangler/internal/testwait"
 )
 
 // waitLimit bounds everything a test waits for: a response, a metric that
@@ -120,15 +122,24 @@ type harness struct {
 	client   *http.Client
 	backends map[string]*backend
 	urls     map[string]string // template data for configs: upstream name -> URL
+	// configure, when set, adjusts each new Handler before it serves.
+	configure func(*Handler)
 }
 
 // newHarness starts one echo backend per name and a frontend serving a
 // Handler that has no table yet.
 func newHarness(t testing.TB, names ...string) *harness {
+	return newConfiguredHarness(t, nil, names...)
+}
+
+// newConfiguredHarness is newHarness with configure (when not nil) applied to
+// the Handler before it serves.
+func newConfiguredHarness(t testing.TB, configure func(*Handler), names ...string) *harness {
 	hs := &harness{
-		reg:      prometheus.NewPedanticRegistry(),
-		backends: map[string]*backend{},
-		urls:     map[string]string{},
+		reg:       prometheus.NewPedanticRegistry(),
+		backends:  map[string]*backend{},
+		urls:      map[string]string{},
+		configure: configure,
 	}
 	for _, n := range names {
 		b := startBackend(t, n)
@@ -144,6 +155,9 @@ func newHarness(t testing.TB, names ...string) *harness {
 func (hs *harness) startProxy(t testing.TB, reg prometheus.Registerer) {
 	hs.handler = New(Options{Registerer: reg})
 	h := hs.handler
+	if hs.configure != nil {
+		hs.configure(h)
+	}
 	t.Cleanup(func() { _ = h.Close() }) // after the frontend's Close: no request is left
 	hs.front = httptest.NewUnstartedServer(hs.handler)
 	hs.front.Config.ErrorLog = log.New(serverLog{t}, "", 0)
@@ -153,6 +167,24 @@ func (hs *harness) startProxy(t testing.TB, reg prometheus.Registerer) {
 	// Enough idle connections for the concurrent tests and benchmarks,
 	// so that they do not churn through ports.
 	hs.client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+}
+
+// newAccessLogHarness is newHarness with every request written to the
+// returned buffer by the returned access log, and no metrics.
+func newAccessLogHarness(t testing.TB, names ...string) (*harness, *lockedBuffer, *accesslog.Logger) {
+	hs := newHarness(t, names...)
+	out := &lockedBuffer{}
+	access, err := accesslog.New(out, accesslog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.handler = New(Options{AccessLog: access})
+	h := hs.handler
+	t.Cleanup(func() { _ = h.Close() })
+	front := httptest.NewServer(hs.handler)
+	t.Cleanup(front.Close)
+	hs.front, hs.client = front, front.Client()
+	return hs, out, access
 }
 
 // newMainHarness is a harness with mainConfig applied.
@@ -386,6 +418,13 @@ func waitFor[T any](t testing.TB, ch <-chan T, what string) {
 	case <-time.After(waitLimit):
 		t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
 	}
+}
+
+// recv receives a value from ch, failing the test when none comes within
+// waitLimit.
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	return testwait.Recv(t, ch, waitLimit, what)
 }
 
 // metricValue returns the value of the counter or gauge with exactly these

@@ -116,7 +116,7 @@ func fillInventory(h *Handler, n int) uint64 {
 			}
 		}
 		for range 3 {
-			h.inventory.Observe(string(word), "default")
+			h.inventory.ObserveAt(time.Now(), string(word), "default")
 			requests++
 		}
 	}

@@ -29,7 +29,8 @@ type ReloadResult struct {
 // build the new generation, swap it in. Every step that fails leaves the
 // live table serving. It is safe for concurrent use; reloads never overlap.
 type Reloader struct {
-	path    string
+	path    string // the file read
+	name    string // the file errors, logs and Path name: the one the user edits
 	handler *Handler
 	log     *slog.Logger
 
@@ -43,14 +44,23 @@ type Reloader struct {
 // NewReloader returns a Reloader of the file at path into h. A nil log
 // discards logs.
 func NewReloader(path string, h *Handler, log *slog.Logger) *Reloader {
+	return NewNamedReloader(path, path, h, log)
+}
+
+// NewNamedReloader is NewReloader for a file read at path that stands for
+// the file name, the one the user edits: a copy of it kept line for line,
+// such as the demo serves with its port flags. Load errors (name:line),
+// logs and Path, and so /api/status and the dashboard, name name.
+func NewNamedReloader(path, name string, h *Handler, log *slog.Logger) *Reloader {
 	if log == nil {
 		log = discardLogger()
 	}
-	return &Reloader{path: path, handler: h, log: log.With("component", "reload", "config", path)}
+	return &Reloader{path: path, name: name, handler: h, log: log.With("component", "reload", "config", name)}
 }
 
-// Path returns the watched routes.yaml path.
-func (r *Reloader) Path() string { return r.path }
+// Path returns the routes.yaml path shown to users: the name given to
+// NewNamedReloader, or the path given to NewReloader.
+func (r *Reloader) Path() string { return r.name }
 
 // Reload loads the file if its bytes changed since the last attempt. It
 // returns nil when the new table is live or the file is unchanged, and the
@@ -73,7 +83,7 @@ func (r *Reloader) Reload() error {
 	}
 	r.tried, r.hasTry = sum, true
 
-	cfg, err := routing.Load(r.path, data)
+	cfg, err := routing.Load(r.name, data)
 	if err != nil {
 		return r.fail(err)
 	}

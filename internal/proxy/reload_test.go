@@ -62,7 +62,13 @@ type reloadFixture struct {
 }
 
 func newReloadFixture(t *testing.T) *reloadFixture {
-	hs := newHarness(t, "monolith", "orders")
+	return newReloadFixtureWith(t, nil)
+}
+
+// newReloadFixtureWith is newReloadFixture with configure (when not nil)
+// applied to the Handler before it serves.
+func newReloadFixtureWith(t *testing.T, configure func(*Handler)) *reloadFixture {
+	hs := newConfiguredHarness(t, configure, "monolith", "orders")
 	path := configPath(t)
 	return &reloadFixture{harness: hs, path: path, r: NewReloader(path, hs.handler, nil)}
 }

@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/strangler-proxy/strangler/internal/accesslog"
 )
 
 var proxyTraceparent = regexp.MustCompile(`^00-([0-9a-f]{32})-[0-9a-f]{16}-00$`)
@@ -70,18 +67,7 @@ func TestTraceparent(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	hs := newHarness(t, "monolith", "orders")
-	var out lockedBuffer
-	access, err := accesslog.New(&out, accesslog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.handler = New(Options{AccessLog: access})
-	h := hs.handler
-	t.Cleanup(func() { _ = h.Close() })
-	front := httptest.NewServer(hs.handler)
-	t.Cleanup(front.Close)
-	hs.front, hs.client = front, front.Client()
+	hs, out, access := newAccessLogHarness(t, "monolith", "orders")
 	hs.apply(t, `legacy: monolith
 upstreams:
   monolith: {url: "{{.monolith}}"}

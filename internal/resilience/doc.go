@@ -12,7 +12,11 @@
 //     health checks (health.go);
 //   - the state registry that keeps all of the above across config reloads
 //     (registry.go), its Prometheus metrics (metrics.go) and a JSON-ready
-//     status snapshot for the admin API (status.go).
+//     status snapshot for the admin API (status.go);
+//   - the release of all of the above when the response body ends, with
+//     the body's idle deadline (body.go), and the marking of fallback
+//     requests whose outcome must not count against the legacy app
+//     (spillover.go).
 //
 // The unit handed to the proxy is *Upstream, an http.RoundTripper meant to be
 // the Transport of an httputil.ReverseProxy. A request flows through it as
@@ -34,7 +38,15 @@
 // errors.Is(err, ErrNotSent), so the proxy may fall back to the legacy side
 // for any method.
 //
-// This package must not import internal/routing or internal/proxy: routing
-// parses the YAML into Settings and calls Registry.Acquire; proxy only sees
-// *Upstream as a RoundTripper and the exported errors.
+// This package imports internal/h1client (the HTTP/1.1 client its
+// attempts use) and must not import internal/routing or internal/proxy.
+// routing only parses the YAML into Settings and its BreakerSettings,
+// BulkheadSettings, RetrySettings and HealthSettings, and never calls into
+// this package. proxy owns the
+// Registry: it builds it with NewRegistry, calls Registry.Acquire for each
+// upstream when it builds a generation and Registry.Retain when the
+// generation goes live, uses each *Upstream as a RoundTripper, marks
+// fallback requests with Spillover, reads Upstream.Status (UpstreamStatus)
+// for /api/status and the dashboard, and tells refusals apart with the
+// exported errors.
 package resilience

@@ -81,7 +81,7 @@ func parseDecimal(s string) (decimal, bool) {
 	if intPart == "" || (hasDot && frac == "") || !allDigits(intPart) || !allDigits(frac) {
 		return d, false
 	}
-	if len(frac) > maxExp {
+	if int64(len(frac)) > maxExp {
 		return d, false
 	}
 	d.exp = e - int64(len(frac))

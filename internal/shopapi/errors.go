@@ -82,11 +82,11 @@ func WriteErr(w http.ResponseWriter, r *http.Request, log *slog.Logger, err erro
 		WriteError(w, ce.Status, ce.Code, ce.Message)
 	case errors.As(err, &ue):
 		if !errors.Is(err, context.Canceled) { // a client that left is no upstream failure
-			log.Warn("upstream call failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			log.Warn("upstream call failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
 		WriteError(w, http.StatusBadGateway, CodeUpstream, ue.Service+" unavailable")
 	default:
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "internal error")
 	}
 }

@@ -11,7 +11,7 @@ const (
 	MaxQuantity = 99 // per line
 )
 
-// Payment methods accepted by POST /api/payments.
+// PaymentMethods are the payment methods POST /api/payments accepts.
 var PaymentMethods = []string{"card", "invoice"}
 
 // ValidateItems checks the lines of an order or a reservation: 1 to

@@ -1,5 +1,9 @@
 // Command orders runs the extracted orders service on 127.0.0.1:8411 by
 // default. See extracted-services/README.md.
+//
+// It must not import strangler's own packages (internal/proxy, routing,
+// resilience and the rest of the proxy) nor the monolith or the other
+// services: like a real extracted service it knows them only over HTTP.
 package main
 
 import (

@@ -1,7 +1,9 @@
 // Package stacktest starts the whole bundled shop on httptest servers for
 // the extracted services' tests: the monolith and the orders, payments and
 // inventory services, wired to each other as in the demo. It is for tests
-// only.
+// only: no non-test code may import it, and it must not import strangler's
+// own packages (internal/proxy, routing, resilience): the shop runs here
+// without the proxy in front.
 package stacktest
 
 import (

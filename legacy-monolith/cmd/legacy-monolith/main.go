@@ -1,5 +1,9 @@
 // Command legacy-monolith runs the bundled legacy shop on 127.0.0.1:8401 by
 // default. See legacy-monolith/README.md.
+//
+// It must not import strangler's own packages (internal/proxy, routing,
+// resilience and the rest of the proxy) nor the extracted services: like a
+// real legacy application it knows them only over HTTP.
 package main
 
 import (
