@@ -62,16 +62,25 @@ func startFaultRig(t *testing.T) *faultRig {
 // Retry-After header and the body; a transport error fails the test.
 func (r *faultRig) get(t *testing.T, path string) (int, string, string) {
 	t.Helper()
+	code, retryAfter, body, err := r.try(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, retryAfter, body
+}
+
+// try is get that returns a transport error rather than failing the test.
+func (r *faultRig) try(path string) (int, string, string, error) {
 	res, err := client.Get(r.sp.proxy + path)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		return 0, "", "", fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("GET %s: read body: %v", path, err)
+		return 0, "", "", fmt.Errorf("GET %s: read body: %w", path, err)
 	}
-	return res.StatusCode, res.Header.Get("Retry-After"), string(b)
+	return res.StatusCode, res.Header.Get("Retry-After"), string(b), nil
 }
 
 // wantLegacy sends GET path, which must be answered 200 by legacy.
@@ -117,42 +126,83 @@ func (r *faultRig) svc(t *testing.T) svcStatus {
 	return svcStatus{}
 }
 
-// wantOpenThenRecover checks that the breaker is open (the route without
-// fallback answers strangler's 503 with Retry-After, the route with
-// fallback falls back for breaker_open), heals the upstream with heal, and
-// waits for strangler to serve the service again by itself, with nothing
-// left in flight and no connection held. tripped is a time no later than
-// the breaker opened: only answers given within open_for of it certainly
-// met the open breaker, so on a machine too slow for that the open-state
-// checks are skipped, not failed.
-func (r *faultRig) wantOpenThenRecover(t *testing.T, what string, tripped time.Time, heal func()) {
+// openTries is how many times wantOpenThenRecover opens the breaker and
+// checks it, when its checks could not be judged in time, before it gives
+// up: a machine that slow cannot run the test.
+const openTries = 3
+
+// wantOpen checks that the breaker is open: its state is 2, the route
+// without fallback answers strangler's 503 with Retry-After, and the route
+// with fallback falls back for breaker_open without reaching the service.
+// tripped is a time no later than the breaker opened: only answers given
+// within open_for of it certainly met the open breaker. wantOpen reports
+// false, having judged nothing, when an answer came later than that; it
+// sends no request once that time has passed, since the breaker may
+// then be half-open and let it through.
+func (r *faultRig) wantOpen(t *testing.T, what string, tripped time.Time) bool {
 	t.Helper()
-	judged := func() bool {
-		if time.Since(tripped) < faultOpenFor {
-			return true
-		}
-		t.Logf("%s: the open-state checks took longer than open_for (%s); not judged", what, faultOpenFor)
+	deadline := tripped.Add(faultOpenFor)
+	inTime := func() bool { return time.Now().Before(deadline) }
+	before, seen := r.sp.metrics(t), r.up.requests.Load()
+	s := r.breaker(t)
+	if !inTime() {
 		return false
 	}
-	before, seen := r.sp.metrics(t), r.up.requests.Load()
-	if s := r.breaker(t); judged() && s != 2 {
+	if s != 2 {
 		t.Fatalf("%s: after %d failures in a row the breaker state is %g, want 2 (open)", what, faultFailures, s)
 	}
-	code, retryAfter, body := r.get(t, "/nofb/x")
-	if judged() && (code != http.StatusServiceUnavailable || retryAfter != "1" || !strings.Contains(body, `"status":503`)) {
-		t.Fatalf("%s, breaker open: GET /nofb/x = %d (Retry-After %q) %s, want strangler's 503 with Retry-After: 1", what, code, retryAfter, body)
+	code, retryAfter, body, err := r.try("/nofb/x")
+	if !inTime() {
+		return false
 	}
-	code, _, body = r.get(t, "/fb/x")
-	if judged() {
-		if code != http.StatusOK || body != "legacy" {
-			t.Fatalf("%s, breaker open: GET /fb/x = %d %q, want legacy's 200", what, code, body)
+	if err != nil || code != http.StatusServiceUnavailable || retryAfter != "1" || !strings.Contains(body, `"status":503`) {
+		t.Fatalf("%s, breaker open: GET /nofb/x = %d (Retry-After %q) %s, error %v; want strangler's 503 with Retry-After: 1", what, code, retryAfter, body, err)
+	}
+	code, _, body, err = r.try("/fb/x")
+	if !inTime() {
+		return false
+	}
+	if err != nil || code != http.StatusOK || body != "legacy" {
+		t.Fatalf("%s, breaker open: GET /fb/x = %d %q, error %v; want legacy's 200", what, code, body, err)
+	}
+	if n := r.up.requests.Load() - seen; n != 0 {
+		t.Fatalf("%s: the open breaker let %d requests through to the service", what, n)
+	}
+	eventually(t, what+": the breaker_open fallback to be counted", func() bool {
+		return r.sp.metrics(t).delta(before, "strangler_fallbacks_total", "route", "fb", "reason", "breaker_open") == 1
+	})
+	return true
+}
+
+// tripAgain waits for the breaker to turn half-open once open_for is over
+// and opens it again with trip, which must send one request that the still
+// failing service fails: the half-open probe. It returns a time no later
+// than the breaker opened again.
+func (r *faultRig) tripAgain(t *testing.T, what string, trip func()) time.Time {
+	t.Helper()
+	eventually(t, what+": the breaker to turn half-open after open_for", func() bool { return r.breaker(t) == 1 })
+	tripped := time.Now()
+	trip()
+	eventually(t, what+": the failed half-open probe to open the breaker again", func() bool { return r.breaker(t) == 2 })
+	return tripped
+}
+
+// wantOpenThenRecover checks that the breaker is open (wantOpen), heals
+// the upstream with heal, and waits for strangler to serve the service
+// again by itself, with nothing left in flight and no connection held.
+// tripped is a time no later than the breaker opened. When the open-state
+// checks took longer than open_for, so that the breaker may have turned
+// half-open under them, they are not judged: trip opens the breaker again
+// (tripAgain) and they run once more, up to openTries times in all; a
+// machine slower than that fails the test rather than passing it unchecked.
+func (r *faultRig) wantOpenThenRecover(t *testing.T, what string, tripped time.Time, trip, heal func()) {
+	t.Helper()
+	for try := 1; !r.wantOpen(t, what, tripped); try++ {
+		if try == openTries {
+			t.Fatalf("%s: %d times the open-state checks took longer than open_for (%s) after the breaker opened; too slow to test", what, openTries, faultOpenFor)
 		}
-		if n := r.up.requests.Load() - seen; n != 0 {
-			t.Fatalf("%s: the open breaker let %d requests through to the service", what, n)
-		}
-		eventually(t, what+": the breaker_open fallback to be counted", func() bool {
-			return r.sp.metrics(t).delta(before, "strangler_fallbacks_total", "route", "fb", "reason", "breaker_open") == 1
-		})
+		t.Logf("%s: the open-state checks took longer than open_for (%s); opening the breaker again", what, faultOpenFor)
+		tripped = r.tripAgain(t, what, trip)
 	}
 
 	heal()
@@ -173,6 +223,10 @@ func (r *faultRig) wantOpenThenRecover(t *testing.T, what string, tripped time.T
 		t.Fatalf("%s: strangler_bulkhead_inflight{upstream=svc} = %g after recovery, want 0", what, v)
 	}
 }
+
+// failNoFallback sends GET /nofb/x and ignores the answer: the failing
+// service's, or an error.
+func (r *faultRig) failNoFallback() { _, _, _, _ = r.try("/nofb/x") }
 
 // failThenFallBack sends one GET to the route without fallback, which must
 // answer code, and faultFailures-1 GETs to the route with fallback, which
@@ -215,20 +269,20 @@ func TestFaultsRecover(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
 		r.up.refuse()
 		tripped := r.failThenFallBack(t, "refused", http.StatusBadGateway, `"upstream unavailable"`, "connect_error")
-		r.wantOpenThenRecover(t, "refused", tripped, func() { r.up.listenAgain(t) })
+		r.wantOpenThenRecover(t, "refused", tripped, r.failNoFallback, func() { r.up.listenAgain(t) })
 	})
 
 	t.Run("blackhole", func(t *testing.T) {
 		r.up.set(blackhole)
 		tripped := r.failThenFallBack(t, "blackhole", http.StatusGatewayTimeout, `"status":504`, "timeout")
-		r.wantOpenThenRecover(t, "blackhole", tripped, func() { r.up.set(answerOK) })
+		r.wantOpenThenRecover(t, "blackhole", tripped, r.failNoFallback, func() { r.up.set(answerOK) })
 	})
 
 	t.Run("stream of 503", func(t *testing.T) {
 		r.up.set(answer503)
 		// Without fallback the client gets the service's own answer.
 		tripped := r.failThenFallBack(t, "503s", http.StatusServiceUnavailable, `"upstream overloaded"`, "bad_status")
-		r.wantOpenThenRecover(t, "503s", tripped, func() { r.up.set(answerOK) })
+		r.wantOpenThenRecover(t, "503s", tripped, r.failNoFallback, func() { r.up.set(answerOK) })
 	})
 
 	t.Run("reset mid-body", func(t *testing.T) {
@@ -238,7 +292,8 @@ func TestFaultsRecover(t *testing.T) {
 			tripped = time.Now()
 			r.wantTruncated(t, fmt.Sprintf("reset %d, GET %s", i+1, path), path)
 		}
-		r.wantOpenThenRecover(t, "reset mid-body", tripped, func() { r.up.set(answerOK) })
+		trip := func() { r.wantTruncated(t, "reset, half-open probe", "/nofb/x") }
+		r.wantOpenThenRecover(t, "reset mid-body", tripped, trip, func() { r.up.set(answerOK) })
 	})
 
 	t.Run("slow body", func(t *testing.T) {

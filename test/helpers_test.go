@@ -49,11 +49,16 @@ type proc struct {
 	cmd  *exec.Cmd
 	out  *output
 	done chan struct{} // closed once the process has exited
+	// minded is set once the test signals the process or waits for its
+	// exit: how it ends is then the test's to judge.
+	minded atomic.Bool
 }
 
 // start runs a binary built by TestMain and stops it when the test ends:
 // SIGTERM, then Kill after stopTimeout. A process that exits non-zero
-// after that SIGTERM (a data race report, a failed shutdown) fails the test.
+// after that SIGTERM (a data race report, a failed shutdown) fails the
+// test, and so does one that exited non-zero by itself before the test
+// ended, unless the test signalled it or waited for it.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
 	if binDir == "" {
@@ -83,10 +88,18 @@ func start(t *testing.T, name string, args ...string) *proc {
 	return p
 }
 
-func (p *proc) stop(t *testing.T) {
+// stop ends the process at the end of the test (see start).
+func (p *proc) stop(t testing.TB) {
 	select {
 	case <-p.done:
-		return // exited already; the test checked how
+		// Exited already. When the test signalled it or waited for it, the
+		// test judged how; otherwise it ended on its own, and a non-zero
+		// exit (a crash, a data race report, a fatal error) is a failure
+		// nothing else would report.
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 && !p.minded.Load() {
+			t.Errorf("%s exited by itself (%v) before the test ended", p.name, p.cmd.ProcessState)
+		}
+		return
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -102,8 +115,11 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
+// signal sends sig to the process; how it then ends is the test's to
+// judge.
 func (p *proc) signal(t *testing.T, sig os.Signal) {
 	t.Helper()
+	p.minded.Store(true)
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signal %v to %s: %v", sig, p.name, err)
 	}
@@ -113,6 +129,7 @@ func (p *proc) signal(t *testing.T, sig os.Signal) {
 // code.
 func (p *proc) wait(t *testing.T, within time.Duration) int {
 	t.Helper()
+	p.minded.Store(true)
 	select {
 	case <-p.done:
 		return p.cmd.ProcessState.ExitCode()

@@ -124,11 +124,12 @@ func TestStopAppsNow(t *testing.T) {
 		close(inFlight)
 		<-r.Context().Done()
 	}), slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { _ = srv.Close() })
 	served := make(chan error, 1)
 	go func() { served <- serveOn(srv, ln, "monolith") }()
 	answered := make(chan error, 1)
 	go func() {
-		res, err := http.Get("http://" + ln.Addr().String() + "/slow")
+		res, err := (&http.Client{Timeout: waitLimit}).Get("http://" + ln.Addr().String() + "/slow")
 		if err == nil {
 			res.Body.Close()
 		}
@@ -147,10 +148,10 @@ func TestStopAppsNow(t *testing.T) {
 	if took := time.Since(start); took >= appsGrace/2 {
 		t.Fatalf("stopping the apps took %s after a second signal, want at once", took)
 	}
-	if err := <-answered; err == nil {
+	if err := recv(t, answered, "the in-flight request's end"); err == nil {
 		t.Fatal("the request in flight got an answer; want its connection closed")
 	}
-	if err := <-served; err != nil {
+	if err := recv(t, served, "serveOn to return"); err != nil {
 		t.Fatalf("serving: %v", err)
 	}
 }

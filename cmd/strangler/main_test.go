@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/strangler-proxy/strangler/internal/proxy"
+	"github.com/strangler-proxy/strangler/internal/testwait"
 )
 
 // backend returns a loopback server that answers with its name.
@@ -53,6 +54,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// waitLimit bounds each wait of these tests for something that should
+// happen promptly, so that a regression fails the test rather than hanging
+// it until go test's own timeout.
+const waitLimit = 10 * time.Second
+
+// recv receives a value from ch, failing the test when none comes within
+// waitLimit.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	return testwait.Recv(t, ch, waitLimit, what)
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -232,7 +245,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	}
 	resc := make(chan result, 1)
 	go func() {
-		res, err := http.Get("http://" + proxyAddr + "/slow")
+		res, err := (&http.Client{Timeout: waitLimit}).Get("http://" + proxyAddr + "/slow")
 		if err != nil {
 			resc <- result{err: err}
 			return
@@ -241,7 +254,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 		b, err := io.ReadAll(res.Body)
 		resc <- result{res.StatusCode, string(b), err}
 	}()
-	<-entered
+	recv(t, entered, "the request to reach the slow upstream")
 	cancel() // as SIGTERM does
 	eventually(t, "the listener to stop accepting", func() bool {
 		c, err := (&http.Client{Timeout: time.Second}).Get("http://" + proxyAddr + "/")
@@ -250,12 +263,12 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 		}
 		return err != nil
 	})
-	release <- struct{}{}
-	r := <-resc
+	release <- struct{}{} // the handler waits for it since entered
+	r := recv(t, resc, "the in-flight request's answer")
 	if r.err != nil || r.code != http.StatusOK || r.body != "finished" {
 		t.Fatalf("in-flight request: code %d body %q err %v, want 200 finished", r.code, r.body, r.err)
 	}
-	if err := <-done; err != nil {
+	if err := recv(t, done, "runProxy to return"); err != nil {
 		t.Fatalf("runProxy: %v", err)
 	}
 }

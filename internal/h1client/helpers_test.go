@@ -1,6 +1,8 @@
 package h1client
 
 import (
+	"github.com/strangler-proxy/strangler/internal/testwait"
+
 	"bufio"
 	"context"
 	"errors"
@@ -261,13 +263,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // recv waits for a value on ch for at most waitLimit.
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitLimit):
-		t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
-		panic("unreachable")
-	}
+	return testwait.Recv(t, ch, waitLimit, what)
 }
 
 // wantCanceled checks that what (a RoundTrip or a body Read) ended soon

@@ -142,7 +142,7 @@ routes:
 		}()
 		waitFor(t, started, "the backend to receive the request")
 		cancel()
-		if err := <-errc; !errors.Is(err, context.Canceled) {
+		if err := recv(t, errc, "the cancelled client's error"); !errors.Is(err, context.Canceled) {
 			t.Fatalf("client error = %v, want context.Canceled", err)
 		}
 		waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("default", "legacy", "slow", "POST", "499"), 1)

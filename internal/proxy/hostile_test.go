@@ -362,7 +362,7 @@ func TestBodyReadTimeout(t *testing.T) {
 	if took := time.Since(began); took < idle || took > idle+5*time.Second {
 		t.Errorf("stalled body cut after %s, want about %s", took, idle)
 	}
-	if err := <-steadyErr; err != nil {
+	if err := recv(t, steadyErr, "the steady client to finish"); err != nil {
 		t.Errorf("a client sending steadily for 3 idle periods: %v", err)
 	}
 	waitMetric(t, hs.reg, "strangler_requests_total", requestLabels("default", "legacy", "monolith", "POST", "408"), 1)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -272,6 +273,11 @@ func TestStatusCountsResilienceEvents(t *testing.T) {
 		}
 		svc.ServeHTTP(w, r)
 	})).URL
+	// Registered after the server's Close, so it runs first: a test that
+	// fails before opening the gate does not leave Close waiting for the
+	// held request.
+	openGate := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(openGate)
 	a.apply(t, countsConfig)
 
 	want := func(what string, wantRejected, want503, wantOpen uint64, fallbacks map[string]uint64) {
@@ -311,8 +317,8 @@ func TestStatusCountsResilienceEvents(t *testing.T) {
 	if res, _ := a.do(t, "GET", "/api/orders/1", nil); res.Header.Get("X-Backend") != "monolith" {
 		t.Fatalf("with the bulkhead full: answered by %q, want monolith", res.Header.Get("X-Backend"))
 	}
-	close(gate)
-	if code := <-slow; code != http.StatusOK {
+	openGate()
+	if code := recv(t, slow, "the slow request's answer"); code != http.StatusOK {
 		t.Fatalf("slow request: %d, want 200", code)
 	}
 	want("after a bulkhead rejection", 1, 0, 0, map[string]uint64{"bulkhead_full": 1})

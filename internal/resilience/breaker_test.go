@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -231,8 +232,8 @@ func TestUpstreamBreakerHalfOpenProbes(t *testing.T) {
 		return srv.cur.Load() == 3 && refused.Load() == 7
 	})
 	srv.unblock()
-	for range 10 {
-		<-codes
+	for i := range 10 {
+		recv(t, codes, fmt.Sprintf("half-open request %d of 10 to finish", i+1))
 	}
 	if st := u.Status().Breaker.State; st != "closed" {
 		t.Fatalf("after 3 successful probes state = %q, want closed", st)
@@ -339,8 +340,8 @@ func TestHalfOpenProbesAreNotRetried(t *testing.T) {
 	})
 	close(gate)
 	answered := 0
-	for range 10 {
-		if code := <-results; code == http.StatusServiceUnavailable {
+	for i := range 10 {
+		if code := recv(t, results, fmt.Sprintf("half-open request %d of 10 to finish", i+1)); code == http.StatusServiceUnavailable {
 			answered++
 		}
 	}

@@ -1,6 +1,8 @@
 package resilience
 
 import (
+	"github.com/strangler-proxy/strangler/internal/testwait"
+
 	"context"
 	"errors"
 	"io"
@@ -232,9 +234,22 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// poll reports whether cond held within 10s. Usable from any goroutine.
+// waitLimit bounds every wait of these tests for something that should
+// happen promptly.
+const waitLimit = 10 * time.Second
+
+// recv receives a value from ch, failing the test when none comes within
+// waitLimit. Not for synctest bubbles, where a blocked receive is reported
+// as a deadlock anyway.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	return testwait.Recv(t, ch, waitLimit, what)
+}
+
+// poll reports whether cond held within waitLimit. Usable from any
+// goroutine.
 func poll(cond func() bool) bool {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return false

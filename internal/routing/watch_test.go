@@ -216,21 +216,41 @@ func TestWatch(t *testing.T) {
 // the debounce: the callbacks must be fewer than the writes, and none may
 // come in the middle of the burst and see a version before the last. The
 // debounce is longer here than elsewhere so that a slow machine still
-// finishes the burst within it.
+// finishes the burst within it; a burst that does not is no failure of
+// Watch (its events were not close together) and is tried again, on a
+// new file and watch, up to burstTries times in all. When none fits, the
+// test is skipped on a developer's machine and fails under STRANGLER_CI=1,
+// where it must be judged.
 func TestWatchDebounce(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "routes.yaml")
-	writeFile(t, path, "v0")
-	const debounce = 100 * time.Millisecond
-	w := startWatch(t, dir, path, debounce)
-	const writes = 10
-	start := time.Now()
-	for i := 1; i <= writes; i++ {
-		writeFile(t, path, fmt.Sprintf("v%d", i))
-	}
-	if took := time.Since(start); took >= debounce {
-		// Not a failure of Watch: its events were not close together.
-		t.Skipf("the burst of %d writes took %v, longer than the debounce %v; machine too busy", writes, took, debounce)
+	const (
+		debounce   = 100 * time.Millisecond
+		writes     = 10
+		burstTries = 3
+	)
+	var w *watchRun
+	for try := 1; ; try++ {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "routes.yaml")
+		writeFile(t, path, "v0")
+		w = startWatch(t, dir, path, debounce)
+		start := time.Now()
+		for i := 1; i <= writes; i++ {
+			writeFile(t, path, fmt.Sprintf("v%d", i))
+		}
+		took := time.Since(start)
+		if took < debounce {
+			break
+		}
+		msg := fmt.Sprintf("the burst of %d writes took %v, longer than the debounce %v", writes, took, debounce)
+		if try < burstTries {
+			t.Logf("%s; trying again", msg)
+			w.cancel()
+			continue
+		}
+		if os.Getenv("STRANGLER_CI") == "1" {
+			t.Fatalf("%s, %d times: machine too busy to judge the debounce", msg, burstTries)
+		}
+		t.Skipf("%s, %d times; machine too busy", msg, burstTries)
 	}
 	last := fmt.Sprintf("v%d", writes)
 	deadline := time.After(waitBound)
