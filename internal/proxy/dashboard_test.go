@@ -351,7 +351,11 @@ func TestDashboardEvents(t *testing.T) {
 	select {
 	case _, ok := <-events:
 		for ok { // at most the event already on its way
-			_, ok = <-events
+			select {
+			case _, ok = <-events:
+			case <-time.After(waitLimit):
+				t.Fatal("the stream did not end when the admin server stopped")
+			}
 		}
 	case <-time.After(waitLimit):
 		t.Fatal("the stream did not end when the admin server stopped")

@@ -270,8 +270,13 @@ func TestServerSentEvents(t *testing.T) {
 			close(next)
 		}
 	}
-	if _, ok := <-events; ok {
-		t.Error("more than two events")
+	select {
+	case _, ok := <-events:
+		if ok {
+			t.Error("more than two events")
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the stream did not end after its two events")
 	}
 }
 
