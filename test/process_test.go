@@ -101,7 +101,9 @@ func TestDemo(t *testing.T) {
 		}
 		cfg = strings.Replace(cfg, old, "http://"+addr, 1)
 	}
-	p := start(t, "strangler", "demo", "--config", newConfig(t, cfg), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	// No sample traffic: the test counts which side served each of its
+	// own requests.
+	p := start(t, "strangler", "demo", "--config", newConfig(t, cfg), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--traffic", "0")
 	shop := p.waitLine(t, regexp.MustCompile(`Shop, through the proxy\s+(http://127\.0\.0\.1:\d+)/`))[1]
 	admin := p.waitLine(t, regexp.MustCompile(`Admin status\s+(http://127\.0\.0\.1:\d+)/api/status`))[1]
 	sp := &strangler{proc: p, proxy: shop, admin: admin}

@@ -23,6 +23,9 @@ const (
 	// maxDemoTraffic bounds --traffic: the sample traffic is there to be
 	// watched, not to load the machine.
 	maxDemoTraffic = 100
+	// minDemoTraffic is the slowest --traffic other than 0 (off): one
+	// request every 100 s.
+	minDemoTraffic = 0.01
 	// trafficTimeout bounds each request of the sample traffic.
 	trafficTimeout = 3 * time.Second
 	// trafficInFlight bounds the sample requests in flight. A tick that
@@ -43,8 +46,8 @@ const (
 
 // checkDemoTraffic refuses a --traffic rate out of range.
 func checkDemoTraffic(rate float64) error {
-	if !(rate >= 0 && rate <= maxDemoTraffic) {
-		return fmt.Errorf("--traffic %g: want 0 (off) to %d requests per second", rate, maxDemoTraffic)
+	if !(rate == 0 || rate >= minDemoTraffic && rate <= maxDemoTraffic) {
+		return fmt.Errorf("--traffic %g: want 0 (off), or %g to %d requests per second", rate, minDemoTraffic, maxDemoTraffic)
 	}
 	return nil
 }

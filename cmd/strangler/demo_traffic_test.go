@@ -91,7 +91,7 @@ func TestDemoTrafficOff(t *testing.T) {
 }
 
 func TestDemoRejectsBadTrafficFlag(t *testing.T) {
-	for _, arg := range []string{"-1", "101", "NaN", "x"} {
+	for _, arg := range []string{"-1", "101", "NaN", "x", "1e-10", "0.009"} {
 		var out, errOut lockedBuffer
 		if code := runDemo(context.Background(), []string{"--traffic", arg}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "traffic") {
 			t.Errorf("demo --traffic %s = exit %d, stderr %s; want %d naming the flag", arg, code, errOut.String(), exitUsage)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strangler-proxy/strangler/internal/accesslog"
 	"github.com/strangler-proxy/strangler/internal/routing"
@@ -60,10 +61,18 @@ var replyMethodNotSupported = errorReply{http.StatusNotImplemented, "method not 
 // line.
 const maxLoggedPath = 256
 
-// truncate cuts s to at most n bytes.
+// truncate cuts s to at most n bytes, never inside a UTF-8 sequence or a
+// %XX escape, so that the logged path stays valid text and every escape
+// in it complete.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	if i := strings.LastIndexByte(s[max(n-2, 0):n], '%'); i >= 0 {
+		n = max(n-2, 0) + i
 	}
 	return s[:n]
 }

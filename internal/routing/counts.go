@@ -2,6 +2,7 @@ package routing
 
 import (
 	"fmt"
+	"math"
 
 	"gopkg.in/yaml.v3"
 
@@ -39,18 +40,30 @@ func tooLargeCounts(name string, p []any, at lines, fail failFunc) map[string]bo
 	return tooLarge
 }
 
-// bigCount reports whether n, a count's value as written, is an integer
-// larger than resilience.MaxCount, and returns it. An integer beyond
-// int64 is left to the decoder, which refuses it on every platform.
+// bigCount reports whether n, a count's value as written, is a whole
+// number larger than resilience.MaxCount, and returns it: an integer, or a
+// float with nothing after the point (1e10), which yaml.v3 decodes into an
+// int where it fits. A number beyond int64, or with a fraction, is left to
+// the decoder, which refuses it on every platform.
 func bigCount(n *yaml.Node) (*yaml.Node, int64, bool) {
-	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+	if n == nil || n.Kind != yaml.ScalarNode {
 		return nil, 0, false
 	}
-	var v int64
-	if n.Decode(&v) != nil || v <= resilience.MaxCount {
-		return nil, 0, false
+	switch n.ShortTag() {
+	case "!!int":
+		var v int64
+		if n.Decode(&v) != nil || v <= resilience.MaxCount {
+			return nil, 0, false
+		}
+		return n, v, true
+	case "!!float":
+		var f float64
+		if n.Decode(&f) != nil || f != math.Trunc(f) || f <= resilience.MaxCount || f >= math.MaxInt64 {
+			return nil, 0, false
+		}
+		return n, int64(f), true
 	}
-	return n, v, true
+	return nil, 0, false
 }
 
 // countOverflows returns, word for word, the type errors yaml.v3 gives for

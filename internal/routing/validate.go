@@ -108,7 +108,7 @@ func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 		fail(p, "%s: url is required", label)
 		return
 	}
-	refuseWrittenZeros(label, p, reflect.TypeFor[UpstreamConfig](), upstreamZeroRules, at, fail)
+	zeros := refuseWrittenZeros(label, p, reflect.TypeFor[UpstreamConfig](), upstreamZeroRules, u, at, fail)
 	badTargets := validateUpstreamURLs(label, p, u, at, fail)
 	if u.Timeout < 0 {
 		fail(append(p, "timeout"), "%s: timeout must not be negative, got %s", label, u.Timeout)
@@ -129,6 +129,9 @@ func validateUpstream(name string, u *UpstreamConfig, at lines, fail failFunc) {
 		switch i, _ := strconv.Atoi(strings.TrimSuffix(idx, "]")); {
 		case block == "timeout" || tooLarge[key]:
 			// reported above, with the exact line
+		case key == "health" && zeros["health.path"]:
+			// "interval and timeout need a path": path: '' is reported
+			// above, and this follows from it
 		case block == "targets" && errors.Unwrap(err) != nil:
 			// A target's own problem (a duplicate wraps none): reported
 			// above in the words of a url, unless only the resilience
@@ -250,7 +253,7 @@ func validateRoute(cfg *Config, i int, r *RouteConfig, ups upstreamNames, at lin
 	if r.Prefix != "" {
 		label = fmt.Sprintf("route %q", r.Prefix)
 	}
-	refuseWrittenZeros(label, p, reflect.TypeFor[RouteConfig](), routeZeroRules, at, fail)
+	refuseWrittenZeros(label, p, reflect.TypeFor[RouteConfig](), routeZeroRules, nil, at, fail)
 
 	// A prefix or service written empty or of the wrong type is reported
 	// already (see missing).

@@ -51,6 +51,8 @@ func TestWrittenZerosRefused(t *testing.T) {
 		{"timeout: 0s\n", "", 6, up + "timeout: 0s is not allowed: give a positive duration such as 5s, or leave timeout out for 30s"},
 		{"targets: []\n", "", 6, up + "targets: [] is not allowed: give at least one base URL, or leave targets out and set url"},
 		{"health: {path: ''}\n", "", 6, up + "health.path: '' is not allowed: give a path such as /health, or leave path out for no active checks"},
+		// One message: that interval needs a path follows from it.
+		{"health: {path: '', interval: 2s}\n", "", 6, up + "health.path: '' is not allowed"},
 		{"health: {path: /h, interval: 0s}\n", "", 6, up + "health.interval: 0s is not allowed: give a positive duration such as 2s, or leave interval out for 5s"},
 		{"health:\n  path: /h\n  timeout: 0ms\n", "", 8, up + "health.timeout: 0ms is not allowed: give a positive duration such as 500ms, or leave timeout out for 1s (or interval, if shorter)"},
 		{"health: {healthy_after: 0}\n", "", 6, up + "health.healthy_after: 0 is not allowed: it counts passed checks, at least 1; leave healthy_after out for 2"},
@@ -101,6 +103,26 @@ func TestZerosInRangeAccepted(t *testing.T) {
 	r := cfg.Routes[0]
 	if *r.Weight != 0 || *r.Fallback || *r.Shadow.Percent != 0 {
 		t.Errorf("route = weight %v, fallback %v, shadow.percent %v; want 0, false, 0", *r.Weight, *r.Fallback, *r.Shadow.Percent)
+	}
+}
+
+// TestUnusedZerosAccepted checks that a zero is not refused where the
+// upstream's other settings leave it unused, so that no message tells the
+// user to write what the file already says: the settings of a disabled
+// breaker, the wait of a bulkhead without a queue, the backoff and budget
+// of a single attempt.
+func TestUnusedZerosAccepted(t *testing.T) {
+	for _, upstream := range []string{
+		"breaker: {disabled: true, failure_ratio: 0, consecutive_failures: 0, window: 0s}\n",
+		"bulkhead: {max_concurrent: 10, max_waiting: 0, max_wait: 0s}\n",
+		"bulkhead: {max_wait: 0s}\n",
+		"retry: {attempts: 1, budget: 0, backoff: 0s, max_backoff: 0s}\n",
+	} {
+		t.Run(strings.TrimSpace(upstream), func(t *testing.T) {
+			if _, err := LoadFile(writeRoutes(t, zeroValuesYAML(upstream, ""))); err != nil {
+				t.Errorf("LoadFile: %v", err)
+			}
+		})
 	}
 }
 
@@ -162,6 +184,12 @@ func TestCountBounds(t *testing.T) {
 		{"health: {healthy_after: 2147483648}\n", `:6: upstream "orders": health.healthy_after: 2147483648 is too large; at most 2147483647`},
 		{"bulkhead: {max_concurrent: 0x100000000}\n", `:6: upstream "orders": bulkhead.max_concurrent: 4294967296 is too large; at most 2147483647`},
 		{"breaker:\n  min_requests: 12345678901\n", `:7: upstream "orders": breaker.min_requests: 12345678901 is too large; at most 2147483647`},
+		// Whole floats decode into an int where it holds them, so the
+		// bound applies to them too.
+		{"bulkhead: {max_concurrent: 1e10}\n", `:6: upstream "orders": bulkhead.max_concurrent: 10000000000 is too large; at most 2147483647`},
+		{"bulkhead: {max_concurrent: 5, max_waiting: 3.0e9}\n", `:6: upstream "orders": bulkhead.max_waiting: 3000000000 is too large; at most 2147483647`},
+		{"health: {unhealthy_after: 3e9}\n", `:6: upstream "orders": health.unhealthy_after: 3000000000 is too large; at most 2147483647`},
+		{"bulkhead: {max_concurrent: 2.147483647e9}\n", ""},
 	} {
 		t.Run(strings.TrimSpace(tc.upstream), func(t *testing.T) {
 			path := writeRoutes(t, zeroValuesYAML(tc.upstream, ""))
