@@ -272,7 +272,7 @@ func (s Settings) Validate() error {
 			bad("targets[%d]: %w", i, err)
 		}
 		if seen[raw] {
-			bad("targets[%d]: duplicate target %q", i, raw)
+			bad("targets[%d]: duplicate target %q", i, RedactURL(raw))
 		}
 		seen[raw] = true
 	}
@@ -361,15 +361,19 @@ func checkRetryMethod(raw string) error {
 // checkTarget validates one target URL.
 func checkTarget(raw string) error {
 	u, err := url.Parse(raw)
+	shown := RedactURL(raw)
+	var ue *url.Error
 	switch {
+	case errors.As(err, &ue):
+		return fmt.Errorf("%q: %w", shown, ue.Err) // ue's own text holds raw
 	case err != nil:
-		return err
+		return fmt.Errorf("%q: %w", shown, err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q: scheme must be http or https", raw)
+		return fmt.Errorf("%q: scheme must be http or https", shown)
 	case u.Host == "":
-		return fmt.Errorf("%q: host is required", raw)
+		return fmt.Errorf("%q: host is required", shown)
 	case u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#"):
-		return fmt.Errorf("%q: user info, query and fragment are not allowed", raw)
+		return fmt.Errorf("%q: user info, query and fragment are not allowed", shown)
 	}
 	return nil
 }

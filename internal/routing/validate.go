@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/strangler-proxy/strangler/internal/resilience"
 )
 
 // validate checks cfg after defaults have been applied and returns every
@@ -166,13 +168,13 @@ func validateUpstreamURLs(label string, p []any, u *UpstreamConfig, at lines, fa
 		bad[0] = true // the url's own problems can wait for the choice
 	case u.URL != "":
 		if err := checkUpstreamURL(u.URL); err != nil {
-			fail(append(p, "url"), "%s: url %q: %v", label, u.URL, err)
+			fail(append(p, "url"), "%s: url %q: %v", label, resilience.RedactURL(u.URL), err)
 			bad[0] = true
 		}
 	}
 	for i, t := range u.Targets {
 		if err := checkUpstreamURL(t); err != nil {
-			fail(append(p, "targets", i), "%s: target %q: %v", label, t, err)
+			fail(append(p, "targets", i), "%s: target %q: %v", label, resilience.RedactURL(t), err)
 			bad[i] = true
 		}
 	}
