@@ -1,4 +1,4 @@
-# Build: docker build -t strangler .
+# Build: docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t strangler .
 # Run:   docker run -p 8080:8080 -v $PWD/config:/etc/strangler strangler
 FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
@@ -6,7 +6,10 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ENV CGO_ENABLED=0
-RUN go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/strangler \
+# What `strangler version` prints (.dockerignore keeps .git out of the
+# build, so the commit cannot be read from it).
+ARG VERSION=dev
+RUN go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/ ./cmd/strangler \
       ./legacy-monolith/cmd/legacy-monolith \
       ./extracted-services/cmd/orders ./extracted-services/cmd/payments ./extracted-services/cmd/inventory
 
