@@ -19,7 +19,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
+	"github.com/strangler-proxy/strangler/internal/proxy"
 	"github.com/strangler-proxy/strangler/internal/routing"
 	"gopkg.in/yaml.v3"
 )
@@ -72,8 +74,10 @@ func (p demoPorts) given() bool {
 // so edits still apply within a second, and it keeps the file's lines, so
 // errors name the same lines. A flagged upstream whose url the copy could
 // not move to the flag's port (see checkDemoPorts) is a *portFlagError at
-// start; on a later save it is logged and the previous copy is kept. stop
-// ends the watching and removes the directory.
+// start; on a later save the previous copy is kept and the save is
+// refused as a file that does not load is (proxy.Reloader.Refuse): logged,
+// counted and shown on /api/status and the dashboard. stop ends the
+// watching and removes the directory.
 func startPortCopy(ctx context.Context, o *proxyOptions, ports demoPorts, log *slog.Logger) (stop func(), err error) {
 	userConfig := o.config
 	dir, err := os.MkdirTemp("", "strangler-demo-")
@@ -89,13 +93,30 @@ func startPortCopy(ctx context.Context, o *proxyOptions, ports demoPorts, log *s
 		return nil, fmt.Errorf("%w\n(run the demo from the repository root, or pass --config)", err)
 	}
 	o.config, o.configName = copied, userConfig
+	var reloader atomic.Pointer[proxy.Reloader]
+	o.onReloader = reloader.Store
 	wctx, cancel := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
+		refused := false // the last save was refused with Refuse
 		err := routing.Watch(wctx, userConfig, o.debounce, log, func() {
-			if err := writeDemoConfig(userConfig, copied, ports); err != nil {
+			err := writeDemoConfig(userConfig, copied, ports)
+			r := reloader.Load()
+			if err == nil && refused && r != nil {
+				// The copy may not have changed (a save back to what
+				// it holds), so its watcher may not fire: reload here
+				// to replace the refusal on /api/status.
+				refused = false
+				_ = r.Reload() // a failure is logged and shown by r
+			}
+			if err != nil {
 				if _, ok := errors.AsType[*portFlagError](err); ok {
+					if r != nil {
+						r.Refuse(err)
+						refused = true
+						return
+					}
 					log.Error("demo: this save of routes.yaml is not applied; the proxy keeps the previous version", "error", err)
 					return
 				}

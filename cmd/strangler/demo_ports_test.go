@@ -260,4 +260,33 @@ func TestDemoPortFlagsStatusNamesUserFile(t *testing.T) {
 	if strings.Contains(d.errOut.String(), "strangler-demo-") {
 		t.Errorf("the log names the copy of routes.yaml:\n%s", d.errOut.String())
 	}
+
+	// A save the copy cannot follow (the orders url as a block scalar,
+	// which --orders-port cannot rewrite) is refused where the user looks,
+	// not only in the log; the next good save is applied.
+	good := d.original
+	unmovable := bytes.Replace(good, []byte("url: http://127.0.0.1:8411\n"), []byte("url: >-\n      http://127.0.0.1:8411\n"), 1)
+	if bytes.Equal(unmovable, good) {
+		t.Fatal("the orders url is not where the test expects it in config/routes.yaml")
+	}
+	for _, save := range []struct {
+		data   []byte
+		result string
+		says   string
+	}{
+		{good, "success", ""},
+		{unmovable, "failure", "--orders-port"},
+		{good, "success", ""},
+	} {
+		if err := os.WriteFile(d.config, save.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "a "+save.result+" on /api/status", func() bool {
+			st = read()
+			return st.LastReload != nil && st.LastReload.Result == save.result
+		})
+		if !strings.Contains(st.LastReload.Error, save.says) {
+			t.Errorf("reload error %q, want it to name %q", st.LastReload.Error, save.says)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -132,13 +133,25 @@ func TestValidateCommand(t *testing.T) {
 // a channel that receives its result once ctx is cancelled.
 func startProxy(t *testing.T, ctx context.Context, cfgPath string) (proxyAddr, adminAddr string, done <-chan error) {
 	t.Helper()
+	return startProxyWith(t, ctx, testOptions(cfgPath), nil)
+}
+
+// testOptions are the options startProxy runs with: loopback ports of the
+// system's choosing, a short debounce and grace period.
+func testOptions(cfgPath string) proxyOptions {
+	return proxyOptions{config: cfgPath, listen: "127.0.0.1:0", admin: "127.0.0.1:0", shutdownTimeout: 5 * time.Second, debounce: 20 * time.Millisecond,
+		bodyMinRateGrace: proxy.DefaultBodyMinRateGrace}
+}
+
+// startProxyWith is startProxy with options and a logger (nil: none) of
+// the test's.
+func startProxyWith(t *testing.T, ctx context.Context, o proxyOptions, log *slog.Logger) (proxyAddr, adminAddr string, done <-chan error) {
+	t.Helper()
 	type addrs struct{ proxy, admin string }
 	started := make(chan addrs, 1)
 	errc := make(chan error, 1)
-	o := proxyOptions{config: cfgPath, listen: "127.0.0.1:0", admin: "127.0.0.1:0", shutdownTimeout: 5 * time.Second, debounce: 20 * time.Millisecond,
-		bodyMinRateGrace: proxy.DefaultBodyMinRateGrace}
 	go func() {
-		errc <- runProxy(ctx, o, nil, func(p, a string) { started <- addrs{p, a} })
+		errc <- runProxy(ctx, o, log, func(p, a string) { started <- addrs{p, a} })
 	}()
 	select {
 	case a := <-started:

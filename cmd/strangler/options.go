@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // demo.
 type proxyOptions struct {
 	config          string
-	configName      string // the file the user edits when config is a copy of it (the demo's port flags), named instead of config in /api/status, the dashboard, errors and logs; empty: config
+	configName      string                // the file the user edits when config is a copy of it (the demo's port flags), named instead of config in /api/status, the dashboard, errors and logs; empty: config
+	onReloader      func(*proxy.Reloader) // when set, called with the reloader once it exists: the demo reports through it the saves it cannot copy
 	listen          string
 	admin           string
 	shutdownTimeout time.Duration
@@ -40,14 +42,14 @@ type proxyOptions struct {
 func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 	fs.StringVar(&o.config, "config", "config/routes.yaml", "routes.yaml to serve and watch for changes")
 	fs.StringVar(&o.listen, "listen", listen, "address of the proxy listener")
-	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (the dashboard at /, /metrics, /healthz, /readyz, /api/*); keep it private")
+	fs.StringVar(&o.admin, "admin", admin, "address of the admin listener (the dashboard at /, /metrics, /healthz, /readyz, /api/*), host:port; keep it private: off loopback, set --admin-token-file")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long in-flight requests and WebSocket connections may take to finish")
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM or SIGINT, how long to keep accepting requests, with /readyz answering 503, before the proxy listener closes: time for load balancers to stop sending traffic")
 	fs.DurationVar(&o.debounce, "reload-debounce", routing.DefaultDebounce, "quiet time after a change to routes.yaml before it is reloaded")
-	fs.StringVar(&o.accessLog, "access-log", "", "write one JSON line per request to this file (\"-\": standard output); off when empty")
+	fs.StringVar(&o.accessLog, "access-log", "", "write one JSON line per request to this file, appended to and reopened on SIGHUP for log rotation (\"-\": standard output); off when empty")
 	fs.Float64Var(&o.accessSample, "access-log-sample", 1, "share of requests the access log records, in (0, 1]")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "",
-		"file holding a bearer token that /metrics and /api/* on the admin listener require; open when empty")
+		"file holding a bearer token that /metrics and /api/* on the admin listener require, read again when it changes and on SIGHUP; open when empty")
 	fs.Func("trusted-proxies", "comma-separated IPs and CIDRs of the load balancers in front of strangler whose X-Forwarded-For/Host/Proto are believed; from any other peer they are replaced (default: trust nobody)",
 		func(s string) (err error) { o.trustedProxies, err = proxy.ParseTrustedProxies(s); return err })
 	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", 1<<20, "largest request line and headers a client may send; larger get 431")
@@ -63,6 +65,12 @@ func (o *proxyOptions) register(fs *flag.FlagSet, listen, admin string) {
 
 // check refuses flag values out of range, naming the flag.
 func (o *proxyOptions) check() error {
+	if err := checkListenAddr("--listen", o.listen, ":8080"); err != nil {
+		return err
+	}
+	if err := checkListenAddr("--admin", o.admin, "127.0.0.1:9090"); err != nil {
+		return err
+	}
 	if o.inventorySize < 0 || o.inventorySize > inventory.MaxLimit {
 		return fmt.Errorf("--inventory-size %d: want 0 to %d", o.inventorySize, inventory.MaxLimit)
 	}
@@ -92,6 +100,21 @@ func (o *proxyOptions) check() error {
 	}
 	if !(o.accessSample > 0 && o.accessSample <= 1) {
 		return fmt.Errorf("--access-log-sample %g: want a share in (0, 1]", o.accessSample)
+	}
+	return nil
+}
+
+// checkListenAddr refuses a listener address that is not host:port with a
+// port. Go would read "" or ":" as every interface on a port of the
+// system's choosing: an unset value in a deployment template must not open
+// the admin listener to the network where nobody knows to look. Port 0,
+// written out, still asks for a free port.
+func checkListenAddr(flag, addr, example string) error {
+	if addr == "" {
+		return fmt.Errorf("%s is empty: want host:port, such as %s", flag, example)
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return fmt.Errorf("%s %s: want host:port, such as %s", flag, addr, example)
 	}
 	return nil
 }

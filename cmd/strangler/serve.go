@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -29,7 +28,7 @@ import (
 // listener binds to loopback by default: /metrics and /api/status are not
 // for the internet.
 func serveFlags(stdout io.Writer) (*flag.FlagSet, *proxyOptions, *logFlags) {
-	fs := newFlagSet("serve", "serve [flags]\n\nRuns the proxy: every request goes to the legacy upstream unless a route in\nroutes.yaml moves it. Edits to routes.yaml apply within a second; SIGHUP\nreloads too. A broken file is refused and the running table keeps serving.", stdout)
+	fs := newFlagSet("serve", "serve [flags]\n\nRuns the proxy: every request goes to the legacy upstream unless a route in\nroutes.yaml moves it. Edits to routes.yaml apply within a second; SIGHUP\nreloads too. A broken file is refused and the running table keeps serving.\nSIGHUP also re-reads --admin-token-file and reopens --access-log (log rotation).", stdout)
 	var o proxyOptions
 	var lf logFlags
 	o.register(fs, ":8080", "127.0.0.1:9090")
@@ -51,7 +50,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "strangler serve:", err)
 		return exitUsage
 	}
-	if err := runProxy(ctx, *o, log, nil); err != nil {
+	err = runProxy(ctx, *o, log, nil)
+	if err != nil {
 		var invalid *invalidConfigError
 		if errors.As(err, &invalid) {
 			// Read by a person at a terminal or in a pod's events: one
@@ -65,6 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("strangler stopped", "error", err)
 		return exitError
 	}
+	log.Info("strangler stopped")
 	return exitOK
 }
 
@@ -92,11 +93,14 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	token, err := readAdminToken(o.adminTokenFile)
-	if err != nil {
-		return err
+	var token *adminToken
+	if o.adminTokenFile != "" {
+		var err error
+		if token, err = newAdminToken(o.adminTokenFile, log, nil); err != nil {
+			return err
+		}
 	}
-	access, closeAccess, err := openAccessLog(o, reg)
+	access, closeAccess, err := openAccessLog(o, reg, log)
 	if err != nil {
 		return err
 	}
@@ -108,6 +112,9 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 	defer handler.Close()
 	configName := cmp.Or(o.configName, o.config)
 	reloader := proxy.NewNamedReloader(o.config, configName, handler, log)
+	if o.onReloader != nil {
+		o.onReloader(reloader)
+	}
 	if err := reloader.Reload(); err != nil {
 		return &invalidConfigError{path: configName, err: err}
 	}
@@ -126,8 +133,15 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 	// each write (proxy.Options.WriteTimeout).
 	proxySrv.WriteTimeout = max(cmp.Or(o.writeTimeout, proxy.DefaultWriteTimeout), 0)
 	stopStreams := make(chan struct{})
-	adminSrv := o.server(proxy.NewAdmin(proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg,
-		Stop: stopStreams, Token: token, LocalHostsOnly: isLoopbackAddr(adminLn.Addr())}), log)
+	loopback := isLoopbackAddr(adminLn.Addr())
+	adminOptions := proxy.AdminOptions{Handler: handler, Reloader: reloader, Gatherer: reg,
+		Stop: stopStreams, LocalHostsOnly: loopback}
+	if token != nil {
+		adminOptions.Token = token.Current
+	}
+	admin := proxy.NewAdmin(adminOptions)
+	warnIfAdminExposed(log, adminLn.Addr(), token != nil)
+	adminSrv := o.server(admin, log)
 	adminSrv.RegisterOnShutdown(func() { close(stopStreams) })
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -156,26 +170,41 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
+			// SIGHUP reads again what strangler read from files: the
+			// config (an unchanged one is left as it is), the admin token,
+			// and the access log's path, for log rotation.
 			log.Info("SIGHUP: reloading config")
 			_ = reloader.Reload()
+			if token != nil {
+				token.Reload()
+			}
+			if access != nil {
+				access.Reopen()
+			}
 		case runErr = <-errc:
 			break loop
 		}
 	}
 
-	sctx, scancel := context.WithCancel(context.Background())
-	defer scancel()
-	defer onSecondSignal(scancel, log)()
+	sctx, scancel := context.WithCancelCause(context.Background())
+	defer scancel(nil)
+	defer onSecondSignal(func() { scancel(errSecondSignal) }, log)()
 	handler.BeginShutdown() // /readyz answers 503 from now on
+	// Answers carry "Connection: close" from now on: keep-alive clients (a
+	// load balancer's pool) let go of their connections while the
+	// listener still accepts, instead of holding them until Shutdown
+	// closes them under a request about to be sent.
+	proxySrv.SetKeepAlivesEnabled(false)
 	if o.shutdownDelay > 0 {
-		log.Info("shutting down: still accepting requests while load balancers notice", "delay", o.shutdownDelay)
+		log.Info("shutting down: still accepting requests while load balancers notice",
+			"delay_seconds", o.shutdownDelay.Seconds())
 		select {
 		case <-time.After(o.shutdownDelay):
 		case <-sctx.Done():
 		}
 	}
-	log.Info("shutting down: draining in-flight requests", "timeout", o.shutdownTimeout)
-	gctx, gcancel := context.WithTimeout(sctx, o.shutdownTimeout)
+	log.Info("shutting down: draining in-flight requests", "timeout_seconds", o.shutdownTimeout.Seconds())
+	gctx, gcancel := context.WithTimeoutCause(sctx, o.shutdownTimeout, errGracePeriodOver)
 	defer gcancel()
 	proxyErr := drain(gctx, proxySrv, "proxy", log)
 	drainUpgraded(gctx, handler, log)
@@ -186,11 +215,18 @@ loop:
 	return runErr
 }
 
+// Why the shutdown cut the connections still open: the cause of the
+// context its waits end with.
+var (
+	errGracePeriodOver = errors.New("grace period over")
+	errSecondSignal    = errors.New("second signal")
+)
+
 // onSecondSignal calls cancel, which ends the shutdown's waits, when a
 // further SIGTERM or SIGINT arrives: whoever sends it does not want to wait
 // for the delay or the grace period. It listens from the moment it returns
 // until the returned stop is called.
-func onSecondSignal(cancel context.CancelFunc, log *slog.Logger) (stop func()) {
+func onSecondSignal(cancel func(), log *slog.Logger) (stop func()) {
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -217,10 +253,19 @@ func onSecondSignal(cancel context.CancelFunc, log *slog.Logger) (stop func()) {
 func drain(ctx context.Context, srv *http.Server, name string, log *slog.Logger) error {
 	err := srv.Shutdown(ctx)
 	if err != nil && ctx.Err() != nil {
-		log.Warn("grace period over: closing the connections still open", "listener", name)
+		log.Warn(cutReason(ctx)+": closing the connections still open", "listener", name)
 		return srv.Close()
 	}
 	return err
+}
+
+// cutReason says why ctx, the shutdown's, ended: the grace period ran out
+// or a second signal asked to stop now.
+func cutReason(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), errSecondSignal) {
+		return errSecondSignal.Error()
+	}
+	return errGracePeriodOver.Error()
 }
 
 // drainUpgraded lets the proxy's upgraded connections (WebSocket) run
@@ -232,7 +277,7 @@ func drainUpgraded(ctx context.Context, h *proxy.Handler, log *slog.Logger) {
 	}
 	log.Info("waiting for upgraded connections to end", "open", n)
 	if cut := h.DrainUpgraded(ctx); cut > 0 {
-		log.Warn("grace period over: closing the upgraded connections still open", "count", cut)
+		log.Warn(cutReason(ctx)+": closing the upgraded connections still open", "count", cut)
 	}
 }
 
@@ -264,6 +309,19 @@ func (o proxyOptions) server(h http.Handler, log *slog.Logger) *http.Server {
 	return srv
 }
 
+// warnIfAdminExposed warns when the admin listener is bound off loopback
+// (as --admin :9090 in the Docker image is) and no token guards it: what
+// it serves is then open to every machine that reaches the port.
+func warnIfAdminExposed(log *slog.Logger, addr net.Addr, hasToken bool) {
+	if hasToken || isLoopbackAddr(addr) {
+		return
+	}
+	log.Warn("the admin listener is reachable from other machines and needs no token: whoever reaches it reads "+
+		"/metrics, /api/status (upstream URLs, the routing table) and the shadow diffs (/api/shadow/*: parts of real responses); "+
+		"set --admin-token-file, bind --admin to 127.0.0.1, or keep the port private",
+		"admin", addr.String())
+}
+
 // isLoopbackAddr reports whether a listener's address is on the loopback
 // interface.
 func isLoopbackAddr(a net.Addr) bool {
@@ -280,49 +338,23 @@ func serveOn(srv *http.Server, ln net.Listener, name string) error {
 }
 
 // openAccessLog starts the access log the options ask for, or returns nil
-// when it is off. The returned func stops it after writing what is queued.
-func openAccessLog(o proxyOptions, reg prometheus.Registerer) (*accesslog.Logger, func(), error) {
-	if o.accessLog == "" {
+// when it is off. A file is reopened by SIGHUP (see accesslog.Logger's
+// Reopen); what the logger has to say about it goes to log. The returned
+// func stops it after writing what is queued.
+func openAccessLog(o proxyOptions, reg prometheus.Registerer, log *slog.Logger) (*accesslog.Logger, func(), error) {
+	opts := accesslog.Options{Sample: o.accessSample, Registerer: reg, Log: log}
+	var l *accesslog.Logger
+	var err error
+	switch o.accessLog {
+	case "":
 		return nil, func() {}, nil
+	case "-":
+		l, err = accesslog.New(os.Stdout, opts)
+	default:
+		l, err = accesslog.Open(o.accessLog, opts)
 	}
-	var w io.Writer = os.Stdout
-	var file *os.File
-	if o.accessLog != "-" {
-		f, err := os.OpenFile(o.accessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--access-log: %w", err)
-		}
-		w, file = f, f
-	}
-	l, err := accesslog.New(w, accesslog.Options{Sample: o.accessSample, Registerer: reg})
 	if err != nil {
-		if file != nil {
-			file.Close()
-		}
-		return nil, nil, fmt.Errorf("--access-log-sample: %w", err)
+		return nil, nil, fmt.Errorf("--access-log %s: %w", o.accessLog, err)
 	}
-	return l, func() {
-		l.Close()
-		if file != nil {
-			file.Close()
-		}
-	}, nil
-}
-
-// readAdminToken reads the admin token from path: the file's content
-// without surrounding white space, which must not be empty. An empty path
-// means no token.
-func readAdminToken(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("--admin-token-file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if token == "" || strings.ContainsAny(token, " \t\r\n") {
-		return "", fmt.Errorf("--admin-token-file %s: want one token without spaces", path)
-	}
-	return token, nil
+	return l, l.Close, nil
 }

@@ -3,7 +3,8 @@
 // that the request path never waits for the disk. When the writer falls
 // behind, records are dropped and counted, never queued without bound.
 //
-// It owns the record's shape (record.go) and the asynchronous writer
-// (logger.go). It must not import the proxy, routing or resilience
-// packages: the proxy fills a Record, this package writes it.
+// It owns the record's shape (record.go), the asynchronous writer
+// (logger.go) and the log file, reopened for log rotation (file.go). It
+// must not import the proxy, routing or resilience packages: the proxy
+// fills a Record, this package writes it.
 package accesslog

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,9 @@ type Options struct {
 	// Registerer is where strangler_access_log_dropped_total is
 	// registered; nil leaves it unregistered.
 	Registerer prometheus.Registerer
+	// Log receives what the operator should know about the log itself:
+	// a reopen that failed (WARN) or succeeded (INFO). Nil discards it.
+	Log *slog.Logger
 }
 
 // Logger writes Records as JSON lines to an io.Writer from a goroutine of
@@ -35,13 +39,26 @@ type Logger struct {
 	sample  float64
 	records chan Record
 	dropped prometheus.Counter
+	log     *slog.Logger
+	path    string        // the file Open appends to, reopened by Reopen; "" for New
+	reopen  chan struct{} // a Reopen the writer has yet to do; holds at most one
 	stop    chan struct{} // closed by Close
 	done    chan struct{} // closed when the writer has flushed and quit
 	close   sync.Once
 }
 
-// New starts a Logger writing to w. Close stops it.
+// New starts a Logger writing to w. Close stops it; it does not close w.
 func New(w io.Writer, o Options) (*Logger, error) {
+	l, err := newLogger(o)
+	if err != nil {
+		return nil, err
+	}
+	go l.write(w, nil)
+	return l, nil
+}
+
+// newLogger returns a Logger whose writer is not started yet.
+func newLogger(o Options) (*Logger, error) {
 	if o.Sample == 0 {
 		o.Sample = 1
 	}
@@ -58,10 +75,14 @@ func New(w io.Writer, o Options) (*Logger, error) {
 			Name: "strangler_access_log_dropped_total",
 			Help: "Access log records dropped because the writer fell behind.",
 		}),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		log:    o.Log,
+		reopen: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
-	go l.write(w)
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
 	return l, nil
 }
 
@@ -80,18 +101,26 @@ func (l *Logger) Log(r Record) {
 	}
 }
 
-// Close writes the records already queued and stops the writer.
+// Close writes the records already queued and stops the writer; a Logger
+// from Open then closes its file.
 func (l *Logger) Close() {
 	l.close.Do(func() { close(l.stop) })
 	<-l.done
 }
 
-// write prints records until Close, flushing whenever the queue runs dry so
-// that a quiet proxy's log is never behind.
-func (l *Logger) write(w io.Writer) {
+// write prints records to w until Close, flushing whenever the queue runs
+// dry so that a quiet proxy's log is never behind. file, when not nil, is
+// w as Open opened it: Reopen replaces both, and Close closes it.
+func (l *Logger) write(w io.Writer, file *os.File) {
 	defer close(l.done)
 	buf := bufio.NewWriterSize(w, 64<<10)
 	h := slog.NewJSONHandler(buf, nil)
+	defer func() {
+		_ = buf.Flush()
+		if file != nil {
+			_ = file.Close()
+		}
+	}()
 	for {
 		select {
 		case r := <-l.records:
@@ -99,13 +128,23 @@ func (l *Logger) write(w io.Writer) {
 			if len(l.records) == 0 {
 				_ = buf.Flush()
 			}
-		case <-l.stop:
-			for n := len(l.records); n > 0; n-- {
-				r := <-l.records
-				_ = h.Handle(background, r.slogRecord())
+		case <-l.reopen:
+			// The records queued before the Reopen go to the old file.
+			l.writeQueued(h)
+			if next := l.reopenFile(buf, file); next != nil {
+				file = next
 			}
-			_ = buf.Flush()
+		case <-l.stop:
+			l.writeQueued(h)
 			return
 		}
+	}
+}
+
+// writeQueued writes the records queued at the moment it is called.
+func (l *Logger) writeQueued(h slog.Handler) {
+	for n := len(l.records); n > 0; n-- {
+		r := <-l.records
+		_ = h.Handle(background, r.slogRecord())
 	}
 }

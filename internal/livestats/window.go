@@ -1,29 +1,18 @@
 package livestats
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
-)
-
-// Window is how far back a Series remembers, and SlotWidth the step by
-// which it forgets: a snapshot covers between Window-SlotWidth and Window
-// of the most recent time.
-const (
-	Window    = 60 * time.Second
-	SlotWidth = 5 * time.Second
-	numSlots  = int(Window / SlotWidth)
 )
 
 // Series is the last minute of one stream of requests. The zero value is
 // ready to use; it is safe for concurrent use.
 type Series struct {
-	slots atomic.Pointer[[numSlots]slot] // allocated on the first record
+	ring ring[slot, *slot]
 	// born is when the series began, in unix nanoseconds: set by Start, or
 	// else by the first record. Rates are averaged over the time since
 	// then while it is shorter than the window.
-	born  atomic.Int64
-	reset sync.Mutex // taken only to recycle a slot
+	born atomic.Int64
 }
 
 // Start marks the series as existing from now, before any request. A
@@ -46,6 +35,17 @@ type slot struct {
 	latency   histogram
 }
 
+func (sl *slot) epochOf() *atomic.Int64 { return &sl.epoch }
+
+func (sl *slot) clear() {
+	sl.requests.Store(0)
+	sl.errors.Store(0)
+	sl.fallbacks.Store(0)
+	for i := range sl.latency {
+		sl.latency[i].Store(0)
+	}
+}
+
 // Observe records one request that ended at now, took seconds, and failed
 // when failed is true.
 func (s *Series) Observe(now time.Time, seconds float64, failed bool) {
@@ -62,49 +62,13 @@ func (s *Series) AddFallback(now time.Time) {
 	s.slotAt(now).fallbacks.Add(1)
 }
 
-// slotAt returns the slot of now, emptied of older counts.
+// slotAt returns the slot of now, emptied of older counts; the first
+// record begins the series unless Start did.
 func (s *Series) slotAt(now time.Time) *slot {
-	slots := s.slots.Load()
-	if slots == nil {
-		slots = s.allocate(now)
+	if s.born.Load() == 0 {
+		s.Start(now)
 	}
-	epoch := now.UnixNano() / int64(SlotWidth)
-	sl := &slots[epoch%int64(numSlots)]
-	if sl.epoch.Load() != epoch {
-		s.recycle(sl, epoch)
-	}
-	return sl
-}
-
-func (s *Series) allocate(now time.Time) *[numSlots]slot {
-	s.reset.Lock()
-	defer s.reset.Unlock()
-	if slots := s.slots.Load(); slots != nil {
-		return slots
-	}
-	slots := new([numSlots]slot)
-	s.Start(now)
-	s.slots.Store(slots)
-	return slots
-}
-
-// recycle empties sl for epoch. The epoch is stored last, so a recorder
-// that sees it finds the slot already emptied; a request recorded by a
-// goroutine that read the time a whole window ago may land in the new
-// slot, an error the dashboard can live with.
-func (s *Series) recycle(sl *slot, epoch int64) {
-	s.reset.Lock()
-	defer s.reset.Unlock()
-	if sl.epoch.Load() >= epoch {
-		return
-	}
-	sl.requests.Store(0)
-	sl.errors.Store(0)
-	sl.fallbacks.Store(0)
-	for i := range sl.latency {
-		sl.latency[i].Store(0)
-	}
-	sl.epoch.Store(epoch)
+	return s.ring.at(now)
 }
 
 // Summary is what a Series saw in its window.
@@ -125,25 +89,17 @@ func (s *Series) Snapshot(now time.Time) Summary {
 	if born == 0 {
 		return sum // not begun: nothing to cover
 	}
-	epoch := now.UnixNano() / int64(SlotWidth)
+	epoch := epochAt(now)
 	start := max((epoch-int64(numSlots)+1)*int64(SlotWidth), born)
 	sum.Seconds = max(float64(now.UnixNano()-start)/1e9, 1)
-	slots := s.slots.Load()
-	if slots == nil {
-		return sum
-	}
-	for i := range slots {
-		sl := &slots[i]
-		if e := sl.epoch.Load(); e > epoch || e <= epoch-int64(numSlots) {
-			continue
-		}
+	s.ring.each(now, func(sl *slot) {
 		sum.Requests += sl.requests.Load()
 		sum.Errors += sl.errors.Load()
 		sum.Fallbacks += sl.fallbacks.Load()
 		for b := range sl.latency {
 			sum.latency[b] += sl.latency[b].Load()
 		}
-	}
+	})
 	return sum
 }
 

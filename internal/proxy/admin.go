@@ -27,11 +27,13 @@ type AdminOptions struct {
 	// admin server can shut down; close it from the server's
 	// RegisterOnShutdown. Nil streams until each client leaves.
 	Stop <-chan struct{}
-	// Token, when not empty, is the bearer token /metrics and every /api/
-	// path require (Authorization: Bearer TOKEN). The probes /healthz and
-	// /readyz and the dashboard page itself, which holds no data, stay
+	// Token, when not nil, returns the bearer token /metrics and every
+	// /api/ path require (Authorization: Bearer TOKEN), asked on each
+	// such request, since a token read from a file may change while
+	// strangler runs; an empty token refuses them all. The probes /healthz
+	// and /readyz and the dashboard page itself, which holds no data, stay
 	// open.
-	Token string
+	Token func() string
 	// LocalHostsOnly refuses, with 403, requests whose Host is neither an
 	// IP address nor localhost (or a name under .localhost). Set it when
 	// the listener is bound to loopback: a web page the operator opens
@@ -55,7 +57,7 @@ func NewAdmin(o AdminOptions) http.Handler {
 	if o.LocalHostsOnly {
 		r.Use(requireLocalHost)
 	}
-	if o.Token != "" {
+	if o.Token != nil {
 		r.Use(requireToken(o.Token))
 	}
 	r.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet, http.MethodHead)

@@ -21,20 +21,24 @@ func openAdminPath(path string) bool {
 	return strings.HasPrefix(path, "/assets/")
 }
 
-// requireToken refuses, with 401 and a JSON error, every request for a
-// guarded path that does not carry "Authorization: Bearer token". The
-// comparison takes the same time whatever the guess.
-func requireToken(token string) mux.MiddlewareFunc {
-	want := sha256.Sum256([]byte(token))
+// requireToken returns the admin router's middleware that refuses, with
+// 401 and a JSON error, every request for a guarded path (all but the
+// probes and the dashboard page) that does not carry
+// "Authorization: Bearer T", where T is what token returns for that
+// request: a token read from a file may change while strangler runs. An
+// empty token refuses every guarded request. The comparison takes the
+// same time whatever the guess.
+func requireToken(token func() string) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if openAdminPath(r.URL.Path) {
 				next.ServeHTTP(w, r)
 				return
 			}
+			want := token()
 			got, ok := bearerToken(r.Header.Get("Authorization"))
-			sum := sha256.Sum256([]byte(got))
-			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+			if !ok || want == "" || subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="strangler admin"`)
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "this admin endpoint needs the admin token: Authorization: Bearer TOKEN"})
 				return

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"sync/atomic"
 	"testing"
 )
 
@@ -11,7 +12,7 @@ func TestAdminToken(t *testing.T) {
 	if err := f.r.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, NewAdmin(AdminOptions{Handler: f.handler, Reloader: f.r, Gatherer: f.reg, Token: "s3cret-token"}))
+	srv := startServer(t, NewAdmin(AdminOptions{Handler: f.handler, Reloader: f.r, Gatherer: f.reg, Token: func() string { return "s3cret-token" }}))
 	get := func(path, auth string) int {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+path, nil)
@@ -48,5 +49,52 @@ func TestAdminToken(t *testing.T) {
 		if code := get(p, ""); code != http.StatusOK {
 			t.Errorf("GET %s without a token: %d, want 200 (it holds no data)", p, code)
 		}
+	}
+}
+
+// TestAdminTokenMayChange checks RequireToken with a token that changes
+// while the admin listener serves (a rotated token file): each request is
+// judged by the token of its moment, and an empty token refuses every
+// guarded request rather than opening them.
+func TestAdminTokenMayChange(t *testing.T) {
+	f := newReloadFixture(t)
+	f.writeConfig(t, f.path, dashboardConfig)
+	if err := f.r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	var current atomic.Pointer[string]
+	set := func(s string) { current.Store(&s) }
+	set("first")
+	srv := startServer(t, NewAdmin(AdminOptions{Handler: f.handler, Reloader: f.r, Gatherer: f.reg,
+		Token: func() string { return *current.Load() }}))
+	get := func(path, token string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, step := range []struct {
+		current, sent string
+		want          int
+	}{
+		{"first", "first", http.StatusOK},
+		{"first", "second", http.StatusUnauthorized},
+		{"second", "second", http.StatusOK},
+		{"second", "first", http.StatusUnauthorized},
+		{"", "", http.StatusUnauthorized},
+		{"", "first", http.StatusUnauthorized},
+	} {
+		set(step.current)
+		if code := get("/api/status", step.sent); code != step.want {
+			t.Errorf("token %q, sent %q: %d, want %d", step.current, step.sent, code, step.want)
+		}
+	}
+	if code := get("/readyz", ""); code != http.StatusOK {
+		t.Errorf("/readyz without a token: %d, want 200", code)
 	}
 }

@@ -74,8 +74,13 @@ type RouteView struct {
 	// the catch-all.
 	Legacy    SideView  `json:"legacy"`
 	Extracted *SideView `json:"extracted"`
-	// Shadow is the route's shadow parity, when it shadows.
+	// Shadow is the route's shadow results over the window, when it
+	// shadows: a difference fixed in the service leaves it with the
+	// window, as a fallback does.
 	Shadow *ShadowParity `json:"shadow,omitempty"`
+	// ShadowSinceStart is the same since the process started, as in
+	// /api/status and strangler_shadow_requests_total, when it shadows.
+	ShadowSinceStart *ShadowParity `json:"shadow_since_start,omitempty"`
 }
 
 // SideView is one side of a route over the window.
@@ -90,7 +95,8 @@ type SideView struct {
 }
 
 // ShadowParity is how often a route's shadow copies agreed, and how many
-// could not be compared, since the process started (as ShadowStatus).
+// could not be compared, over a span: the window (RouteView.Shadow) or
+// the time since the process started (RouteView.ShadowSinceStart).
 type ShadowParity struct {
 	// Parity is match / (match + mismatch), null before any comparison.
 	Parity   *float64 `json:"parity"`
@@ -242,11 +248,24 @@ func (h *Handler) routeView(g *generation, rt *routing.Route, now time.Time) (Ro
 		v.Breaker, v.HealthyTargets, v.Targets = upstreamHealth(up.Status())
 	}
 	if sr := rf.shadow; sr != nil {
-		st := newShadowStatus(sr)
-		v.Shadow = &ShadowParity{Parity: st.Parity, Match: st.Match, Mismatch: st.Mismatch,
-			Error: st.Error, Dropped: st.Dropped, Skipped: st.Skipped}
+		var total livestats.Counts
+		for i := range sr.lane.counts {
+			total[i] = sr.lane.counts[i].Load()
+		}
+		v.Shadow = shadowParity(sr.lane.recent.Snapshot(now))
+		v.ShadowSinceStart = shadowParity(total)
 	}
 	return v, legacy, ext
+}
+
+// shadowParity sums up a route's shadow results, c, counted by result.
+func shadowParity(c livestats.Counts) *ShadowParity {
+	p := &ShadowParity{Match: c[shadowMatch], Mismatch: c[shadowMismatch],
+		Error: c[shadowError], Dropped: c[shadowDropped], Skipped: c[shadowSkipped]}
+	if n := p.Match + p.Mismatch; n > 0 {
+		p.Parity = ptr(float64(p.Match) / float64(n))
+	}
+	return p
 }
 
 // inventoryView lists every kept pattern of inv, ranked by their requests

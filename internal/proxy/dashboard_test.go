@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/strangler-proxy/strangler/internal/inventory"
+	"github.com/strangler-proxy/strangler/internal/livestats"
 )
 
 // dashboardConfig moves half of /api/orders, all of /api/stock, and keeps
@@ -359,5 +361,95 @@ func TestDashboardEvents(t *testing.T) {
 		}
 	case <-time.After(waitLimit):
 		t.Fatal("the stream did not end when the admin server stopped")
+	}
+}
+
+// TestDashboardShadowParityCoversTheLastMinute is the case of a team that
+// fixes a difference its shadow copies found: once the window has passed
+// the mismatches, the dashboard's shadow column reads the parity of the
+// last minute, 100%, as its fallbacks go back to 0, while the counts since
+// the start (as /api/status) keep them. The shadow results' clock is
+// moved forward instead of waiting a minute.
+func TestDashboardShadowParityCoversTheLastMinute(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	hs := newConfiguredHarness(t, func(h *Handler) { h.shadows.now = clock })
+	t.Cleanup(func() {
+		if err := hs.handler.Close(); err != nil {
+			t.Errorf("Handler.Close: %v", err)
+		}
+	})
+	var fixed atomic.Bool // the service's price is wrong until fixed
+	priceOf := func(side string) func(*http.Request, string) answer {
+		return func(*http.Request, string) answer {
+			if side == "svc" && !fixed.Load() {
+				return answer{body: `{"price":11}`}
+			}
+			return answer{body: `{"price":10}`}
+		}
+	}
+	startTwins(t, hs, priceOf("legacy"), priceOf("svc"), false)
+	config := twinsConfig + `  - prefix: /api/items
+    service: svc
+    name: items
+    weight: 0
+    shadow: {}
+`
+	hs.apply(t, config)
+	for i := range 4 {
+		if i == 3 {
+			fixed.Store(true)
+		}
+		get(t, hs, "/api/items/price", nil, `{"price":10}`)
+		waitCounts(t, hs, "items", counts{match: uint64(i / 3), mismatch: uint64(min(i+1, 3))})
+	}
+	before := hs.handler.Dashboard(nil, clock()).route(t, "items")
+	wantShadow(t, "before the window passed, last minute", before.Shadow, 1, 3)
+	wantShadow(t, "before the window passed, since the start", before.ShadowSinceStart, 1, 3)
+
+	// A window later, after a reload that keeps the route's name, the
+	// copies still match.
+	mu.Lock()
+	now = now.Add(livestats.Window)
+	mu.Unlock()
+	hs.apply(t, config)
+	for range 4 {
+		get(t, hs, "/api/items/price", nil, `{"price":10}`)
+	}
+	waitCounts(t, hs, "items", counts{match: 5, mismatch: 3})
+	after := hs.handler.Dashboard(nil, clock()).route(t, "items")
+	wantShadow(t, "a window later, last minute", after.Shadow, 4, 0)
+	wantShadow(t, "a window later, since the start", after.ShadowSinceStart, 5, 3)
+
+	b, err := json.Marshal(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"shadow":{"parity":1,"match":4,"mismatch":0,"error":0,"dropped":0,"skipped":0}`,
+		`"shadow_since_start":{"parity":0.625,"match":5,"mismatch":3,"error":0,"dropped":0,"skipped":0}`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the row's JSON lacks %s: %s", want, b)
+		}
+	}
+}
+
+// wantShadow checks a shadow span's comparisons and its parity.
+func wantShadow(t *testing.T, what string, p *ShadowParity, match, mismatch uint64) {
+	t.Helper()
+	if p == nil {
+		t.Fatalf("%s: no shadow figures", what)
+	}
+	wantParity := float64(match) / float64(match+mismatch)
+	if p.Match != match || p.Mismatch != mismatch || p.Parity == nil || *p.Parity != wantParity ||
+		p.Error+p.Dropped+p.Skipped != 0 {
+		parity := "null"
+		if p.Parity != nil {
+			parity = fmt.Sprint(*p.Parity)
+		}
+		t.Errorf("%s: %d matches, %d mismatches, %d not compared, parity %s; want %d, %d, 0, parity %v",
+			what, p.Match, p.Mismatch, p.Error+p.Dropped+p.Skipped, parity, match, mismatch, wantParity)
 	}
 }

@@ -191,7 +191,7 @@ func (h *Handler) Apply(cfg *routing.Config) (uint64, error) {
 	h.live.retain(t)
 	h.metrics.generation.Set(float64(g.id))
 	h.upstreams.Retain(g.upstreamNames()...)
-	h.log.Info("routing table swapped", "generation", g.id, "routes", len(t.Routes)-1, "took", time.Since(start))
+	h.log.Info("routing table swapped", "generation", g.id, "routes", len(t.Routes)-1, "duration_seconds", time.Since(start).Seconds())
 	return g.id, nil
 }
 

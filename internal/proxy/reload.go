@@ -121,6 +121,19 @@ func (r *Reloader) fail(err error) error {
 	return err
 }
 
+// Refuse records err as a failed attempt to load the file, for a save
+// refused before the Reloader reads it (the demo's copy of routes.yaml
+// that could not follow a port flag): like a file that does not load, it
+// is logged, counted in strangler_config_reloads_total{result="failure"}
+// and shown on /api/status, and the live table keeps serving. The next
+// Reload reads the file even if its bytes are those it last tried.
+func (r *Reloader) Refuse(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hasTry = false
+	_ = r.fail(err)
+}
+
 // Last returns the result of the last attempt, and false when there has
 // been none.
 func (r *Reloader) Last() (ReloadResult, bool) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strangler-proxy/strangler/internal/livestats"
 	"github.com/strangler-proxy/strangler/internal/routing"
 	"github.com/strangler-proxy/strangler/internal/shadow"
 )
@@ -33,6 +34,10 @@ const (
 // label.
 var shadowResults = [...]string{"match", "mismatch", "error", "dropped", "skipped"}
 
+// Every result has a kind in a lane's livestats.Tally: this does not
+// compile when there are more results than kinds.
+var _ [livestats.Kinds - len(shadowResults)]struct{}
+
 // shadowRoute is one route's shadow setting, prepared at build time.
 type shadowRoute struct {
 	route    *routing.Route
@@ -44,10 +49,12 @@ type shadowRoute struct {
 	service, legacy *shadowTargets
 }
 
-// count records one result.
+// count records one result: in the metric, since the start, and in the
+// dashboard's last minute.
 func (s *shadowRoute) count(result int) {
 	s.counters[result].Inc()
 	s.lane.counts[result].Add(1)
+	s.lane.recent.Add(s.lane.now(), result)
 }
 
 // shadowTargets round-robins over an upstream's instances. Copies bypass

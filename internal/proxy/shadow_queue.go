@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strangler-proxy/strangler/internal/livestats"
 	"github.com/strangler-proxy/strangler/internal/shadow"
 )
 
@@ -30,10 +31,15 @@ const (
 	shadowLogPerRoute  = 20
 )
 
-// shadowLane is a route's shadow queue and counts since the process
-// started; it survives reloads for as long as the route keeps its name.
+// shadowLane is a route's shadow queue, its results since the process
+// started and over the dashboard's last minute; it survives reloads for as
+// long as the route keeps its name.
 type shadowLane struct {
 	counts [len(shadowResults)]atomic.Uint64
+	// recent counts the results of the last minute, by result, for the
+	// dashboard; now is its clock.
+	recent livestats.Tally
+	now    func() time.Time
 
 	mu      sync.Mutex
 	pending []*shadowTask // oldest first
@@ -48,6 +54,9 @@ type shadower struct {
 	client     *http.Client
 	log        *slog.Logger
 	mismatches *shadow.Log
+	// now is the clock of the lanes' last minute of results: time.Now
+	// unless a test replaced it before the first route was built.
+	now func() time.Time
 
 	mu     sync.Mutex
 	lanes  map[string]*shadowLane // by route name
@@ -72,6 +81,7 @@ func newShadower(log *slog.Logger) *shadower {
 		log:        log.With("component", "shadow"),
 		mismatches: shadow.NewLog(shadowLogPerRoute, 0),
 		lanes:      map[string]*shadowLane{},
+		now:        time.Now,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -95,7 +105,7 @@ func (s *shadower) laneFor(name string) *shadowLane {
 	defer s.mu.Unlock()
 	l := s.lanes[name]
 	if l == nil {
-		l = &shadowLane{}
+		l = &shadowLane{now: s.now}
 		s.lanes[name] = l
 	}
 	return l

@@ -162,7 +162,7 @@
       setText(this.targets, `${healthy}/${targets}`, { bad: targets > 0 && healthy === 0, warn: healthy > 0 && healthy < targets });
       setText(this.fallbacks, count(r.fallbacks), { warn: r.fallbacks > 0 });
       this.fallbacks.title = `requests in the last ${windowSeconds} s the service could not take that legacy served`;
-      this.updateShadow(r);
+      this.updateShadow(r, windowSeconds);
     }
 
     // markWorse flags the extracted side's figures clearly worse than legacy's.
@@ -174,26 +174,44 @@
       this.cells['extracted-p99'].classList.toggle('worse', worse(l.p99_seconds, e.p99_seconds, 1.5, 0.005));
     }
 
-    updateShadow(r) {
+    // updateShadow shows the route's shadow results over the window, as
+    // every other figure of the row, so that parity and the warning
+    // recover once a fixed difference has left it. The counts since the
+    // proxy started are in the tooltip, and the parity since then under
+    // the window's once mismatches have left the window.
+    updateShadow(r, windowSeconds) {
       const sh = r.shadow;
       if (!sh) {
         setText(this.shadow, DASH, { na: true });
         delete this.shadow.dataset.failing;
         return;
       }
+      const total = r.shadow_since_start || sh;
       const { failing, problems } = shadowProblems(sh);
       let text = missing(sh.parity) ? 'none yet' : pct(sh.parity);
       if (missing(sh.parity) && problems.length) text = 'not compared';
+      else if (missing(sh.parity) && !missing(total.parity)) text = `none in ${windowSeconds} s`;
       const link = el('a', { href: `api/shadow/${encodeURIComponent(r.name)}`, text });
-      link.title = `${count(sh.match)} matched, ${count(sh.mismatch)} differed, ${count(sh.error || 0)} failed, ` +
-        `${count(sh.dropped || 0)} dropped (queue full), ${count(sh.skipped || 0)} not comparable: open the recent differences`;
-      const out = [link, el('div', { class: 'detail', text: `${count(sh.match)} same · ${count(sh.mismatch)} diff` })];
+      link.title = `last ${windowSeconds} s: ${shadowCounts(sh)}\n` +
+        `since the proxy started: ${shadowCounts(total)}, parity ${pct(total.parity)}\n` +
+        'open the recent differences';
+      const out = [link, el('div', { class: 'detail', 'data-field': 'shadow-counts', text: `${count(sh.match)} same · ${count(sh.mismatch)} diff` })];
       if (problems.length) out.push(el('div', { class: `detail${failing ? ' problems' : ''}`, 'data-field': 'shadow-problems', text: problems.join(' · ') }));
+      if ((total.mismatch || 0) > (sh.mismatch || 0)) {
+        out.push(el('div', { class: 'detail since-start', 'data-field': 'shadow-since-start',
+          text: `since start ${pct(total.parity)} · ${count(total.mismatch)} diff` }));
+      }
       this.shadow.classList.remove('na');
       this.shadow.classList.toggle('warn', sh.mismatch > 0 || failing);
       this.shadow.dataset.failing = String(failing);
       this.shadow.replaceChildren(...out);
     }
+  }
+
+  // shadowCounts spells out a span's shadow results, for a tooltip.
+  function shadowCounts(sh) {
+    return `${count(sh.match || 0)} matched, ${count(sh.mismatch || 0)} differed, ${count(sh.error || 0)} failed, ` +
+      `${count(sh.dropped || 0)} dropped (queue full), ${count(sh.skipped || 0)} not comparable`;
   }
 
   // shadowProblems lists a route's shadow copies that were not compared
