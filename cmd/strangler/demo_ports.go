@@ -105,10 +105,10 @@ func startPortCopy(ctx context.Context, o *proxyOptions, ports demoPorts, log *s
 			r := reloader.Load()
 			if err == nil && refused && r != nil {
 				// The copy may not have changed (a save back to what
-				// it holds), so its watcher may not fire: reload here
-				// to replace the refusal on /api/status.
+				// it holds), so its watcher may not fire: Resume
+				// reloads it regardless.
 				refused = false
-				_ = r.Reload() // a failure is logged and shown by r
+				_ = r.Resume() // a failure is logged and shown by r
 			}
 			if err != nil {
 				if _, ok := errors.AsType[*portFlagError](err); ok {

@@ -189,12 +189,13 @@ loop:
 	sctx, scancel := context.WithCancelCause(context.Background())
 	defer scancel(nil)
 	defer onSecondSignal(func() { scancel(errSecondSignal) }, log)()
-	handler.BeginShutdown() // /readyz answers 503 from now on
-	// Answers carry "Connection: close" from now on: keep-alive clients (a
-	// load balancer's pool) let go of their connections while the
-	// listener still accepts, instead of holding them until Shutdown
-	// closes them under a request about to be sent.
-	proxySrv.SetKeepAlivesEnabled(false)
+	// /readyz answers 503 from now on, and answers carry "Connection:
+	// close": keep-alive clients (a load balancer's pool) let go of their
+	// connections, each after its next answer, while the listener still
+	// accepts, instead of holding them until Shutdown closes them under a
+	// request about to be sent. (http.Server.SetKeepAlivesEnabled would
+	// close the idle ones at once, at the start of the delay.)
+	handler.BeginShutdown()
 	if o.shutdownDelay > 0 {
 		log.Info("shutting down: still accepting requests while load balancers notice",
 			"delay_seconds", o.shutdownDelay.Seconds())

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,12 +95,22 @@ func TestShutdownDelayClosesKeepAliveConnections(t *testing.T) {
 		code, _ := get(t, "http://"+adminAddr+"/readyz")
 		return code == http.StatusServiceUnavailable
 	})
-	res := fetch("/during-delay")
+	// The connection of /before, idle since, must still be open: the
+	// request goes on it, and its answer says to close it.
+	var reused bool
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(),
+		&httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) { reused = c.Reused }}),
+		http.MethodGet, "http://"+proxyAddr+"/during-delay", nil)
+	mustDo(t, err)
+	res, err := client.Do(req)
+	mustDo(t, err)
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
 	mustDo(t, syscall.Kill(os.Getpid(), syscall.SIGINT))
 	// The client reads "Connection: close" into res.Close.
-	if res.StatusCode != http.StatusOK || !res.Close {
-		t.Errorf("during the shutdown delay, on a kept-alive connection: %d, close %t; want 200 with Connection: close",
-			res.StatusCode, res.Close)
+	if res.StatusCode != http.StatusOK || !res.Close || !reused {
+		t.Errorf("during the shutdown delay: %d, close %t, on the kept-alive connection %t; want 200 with Connection: close on it",
+			res.StatusCode, res.Close, reused)
 	}
 	if code := recv(t, exit, "serve to exit after the second signal"); code != exitOK {
 		t.Errorf("exit code %d, want %d", code, exitOK)

@@ -214,7 +214,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g := h.cur.Load()
 	id, traceID := ensureIDs(r)
-	if ambiguousFraming(r) {
+	if ambiguousFraming(r) || h.stopping.Load() && upgradeType(r.Header) == "" {
+		// Shutting down: the client takes its next request elsewhere,
+		// while the listener still accepts (--shutdown-delay), rather than
+		// sending it on a connection about to close. An upgrade keeps its
+		// Connection: Upgrade.
 		w.Header()["Connection"] = []string{"close"}
 	}
 	if h.maxURI > 0 && len(r.RequestURI) > h.maxURI {

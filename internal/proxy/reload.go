@@ -39,6 +39,7 @@ type Reloader struct {
 	hasTry  bool
 	last    ReloadResult
 	lastErr error
+	refused error // set by Refuse until Resume: Reload reads nothing
 }
 
 // NewReloader returns a Reloader of the file at path into h. A nil log
@@ -71,6 +72,9 @@ func (r *Reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
+	if r.refused != nil {
+		return r.refused
+	}
 	data, err := os.ReadFile(r.path)
 	if err != nil {
 		r.hasTry = false // whatever comes back next must be tried
@@ -125,13 +129,23 @@ func (r *Reloader) fail(err error) error {
 // refused before the Reloader reads it (the demo's copy of routes.yaml
 // that could not follow a port flag): like a file that does not load, it
 // is logged, counted in strangler_config_reloads_total{result="failure"}
-// and shown on /api/status, and the live table keeps serving. The next
-// Reload reads the file even if its bytes are those it last tried.
+// and shown on /api/status, and the live table keeps serving. Until
+// Resume, Reload reads nothing and returns err: the file it would read is
+// not what the user saved.
 func (r *Reloader) Refuse(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.hasTry = false
+	r.refused = err
 	_ = r.fail(err)
+}
+
+// Resume ends a refusal (Refuse) and reloads the file, even if its bytes
+// are those last tried, so that the refusal leaves /api/status.
+func (r *Reloader) Resume() error {
+	r.mu.Lock()
+	r.refused, r.hasTry = nil, false
+	r.mu.Unlock()
+	return r.Reload()
 }
 
 // Last returns the result of the last attempt, and false when there has

@@ -318,3 +318,34 @@ routes:
 	}
 	t.Logf("%d requests, %d reloads, no failure", served.Load(), reloads)
 }
+
+// TestRefuseHoldsUntilResume checks a refusal from outside (the demo's
+// save it cannot copy): it shows as a failed reload, a Reload (SIGHUP, a
+// late watcher event) does not replace it with the file it would read,
+// and Resume reloads that file even though its bytes did not change.
+func TestRefuseHoldsUntilResume(t *testing.T) {
+	f := newReloadFixture(t)
+	f.writeConfig(t, f.path, ordersConfig("100"))
+	if err := f.r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	refusal := errors.New("routes.yaml: --orders-port 9999: cannot move upstream \"orders\"")
+	f.r.Refuse(refusal)
+	for _, step := range []string{"after Refuse", "after a Reload"} {
+		if step == "after a Reload" {
+			if err := f.r.Reload(); !errors.Is(err, refusal) {
+				t.Fatalf("Reload while refused = %v, want the refusal", err)
+			}
+		}
+		if last, _ := f.r.Last(); last.Result != "failure" || last.Error != refusal.Error() {
+			t.Fatalf("%s: last reload %+v, want the refusal", step, last)
+		}
+	}
+	gen := f.r.handler.cur.Load().id
+	if err := f.r.Resume(); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	if last, _ := f.r.Last(); last.Result != "success" || last.Generation == gen {
+		t.Fatalf("after Resume: last reload %+v, want a new generation loaded from the unchanged file (was %d)", last, gen)
+	}
+}

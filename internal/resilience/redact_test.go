@@ -8,12 +8,15 @@ import (
 func TestRedactURL(t *testing.T) {
 	for _, tc := range []struct{ raw, want string }{
 		{"http://127.0.0.1:9001", "http://127.0.0.1:9001"},
-		{"http://admin:hunter2@127.0.0.1:9001/shop", "http://admin:xxxxx@127.0.0.1:9001/shop"},
-		{"http://admin@127.0.0.1:9001", "http://admin@127.0.0.1:9001"},       // no password
-		{"http://a:b@c@host:1/x?y=1#z", "http://a:xxxxx@host:1/x?y=1#z"},     // the last @ ends the user info
-		{"http://a:hunter2@127.0.0.1:1%zz", "http://a:xxxxx@127.0.0.1:1%zz"}, // does not parse
-		{"http://127.0.0.1:1/p?x=a:b@c", "http://127.0.0.1:1/p?x=a:b@c"},     // @ after the authority
-		{"admin:hunter2@127.0.0.1", "admin:hunter2@127.0.0.1"},               // no scheme: not a URL to mask
+		{"http://admin:hunter2@127.0.0.1:9001/shop", "http://xxxxx@127.0.0.1:9001/shop"},
+		{"http://ghp_SECRETTOKEN@host", "http://xxxxx@host"},               // a token as the user
+		{"http://a:b@c@host:1/x?y=1#z", "http://xxxxx@host:1/x?y=1#z"},     // the last @ ends the user info
+		{"http://admin:hun/ter2@host:8080", "http://xxxxx@host:8080"},      // a / in the password
+		{"http://admin:hun?ter#2@host:8080", "http://xxxxx@host:8080"},     // a ? and a # in it
+		{"http://a:hunter2@127.0.0.1:1%zz", "http://xxxxx@127.0.0.1:1%zz"}, // does not parse
+		{"admin:hunter2@host:8080", "xxxxx@host:8080"},                     // no scheme
+		{"//admin:hunter2@host:8080", "//xxxxx@host:8080"},                 // scheme-relative
+		{"http://127.0.0.1:1/p?x=a:b@c", "http://xxxxx@c"},                 // over-masked, never leaked
 	} {
 		if got := RedactURL(tc.raw); got != tc.want {
 			t.Errorf("RedactURL(%q) = %q, want %q", tc.raw, got, tc.want)

@@ -59,7 +59,7 @@ var badFiles = []struct {
 	{"url.bad.yaml", []wantErr{
 		{4, `upstream "monolith": url "ftp://127.0.0.1:8401": scheme must be http or https`},
 		{6, `upstream "a": url "http://": host is required`},
-		{8, `upstream "b": url "http://user:xxxxx@127.0.0.1:1": credentials in the URL are not supported`},
+		{8, `upstream "b": url "http://xxxxx@127.0.0.1:1": credentials in the URL are not supported`},
 		{10, `upstream "c": url "http://127.0.0.1:1/?x=1": query and fragment are not allowed`},
 		{12, `upstream "d": url "::": not a valid URL`},
 		{14, `upstream "e": url "127.0.0.1:8080"`},

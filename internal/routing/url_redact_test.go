@@ -17,17 +17,21 @@ upstreams:
     targets: ["http://u:hunter2@127.0.0.1:99999", "http://a:hunter2@x:1/", "http://a:hunter2@x:1/"]
   pay:
     url: "http://a:hunter2@127.0.0.1:1%zz"
+  slash:
+    url: "http://admin:hun/ter2@127.0.0.1:1"
+  token:
+    url: "//ghp_hunter2@127.0.0.1:1"
 routes:
   - prefix: /api/orders
     service: orders
 `)
 	_, err := LoadFile(path)
 	msgs := leafErrors(err)
-	if len(msgs) < 4 {
+	if len(msgs) < 6 {
 		t.Fatalf("LoadFile = %v, want a message per bad url and target", err)
 	}
 	for _, m := range msgs {
-		if strings.Contains(m.Error(), "hunter2") || !strings.Contains(m.Error(), ":xxxxx@") {
+		if strings.Contains(m.Error(), "hunter2") || !strings.Contains(m.Error(), "xxxxx@") {
 			t.Errorf("message %q: want the URL shown with its password masked", m)
 		}
 	}
