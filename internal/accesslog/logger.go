@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,7 +28,9 @@ type Options struct {
 	// registered; nil leaves it unregistered.
 	Registerer prometheus.Registerer
 	// Log receives what the operator should know about the log itself:
-	// a reopen that failed (WARN) or succeeded (INFO). Nil discards it.
+	// a reopen that failed (WARN) or succeeded (INFO), and writes that
+	// failed (one WARN per run of failures, until one succeeds; an INFO
+	// then says how many records were dropped). Nil discards it.
 	Log *slog.Logger
 }
 
@@ -73,7 +74,7 @@ func newLogger(o Options) (*Logger, error) {
 		records: make(chan Record, o.Buffer),
 		dropped: promauto.With(o.Registerer).NewCounter(prometheus.CounterOpts{
 			Name: "strangler_access_log_dropped_total",
-			Help: "Access log records dropped because the writer fell behind.",
+			Help: "Access log records dropped because the writer fell behind or could not write them.",
 		}),
 		log:    o.Log,
 		reopen: make(chan struct{}, 1),
@@ -110,13 +111,14 @@ func (l *Logger) Close() {
 
 // write prints records to w until Close, flushing whenever the queue runs
 // dry so that a quiet proxy's log is never behind. file, when not nil, is
-// w as Open opened it: Reopen replaces both, and Close closes it.
+// w as Open opened it: Reopen replaces both, and Close closes it. A write
+// that fails loses the records it held, which are counted as dropped;
+// the records after it are tried again (see sink).
 func (l *Logger) write(w io.Writer, file *os.File) {
 	defer close(l.done)
-	buf := bufio.NewWriterSize(w, 64<<10)
-	h := slog.NewJSONHandler(buf, nil)
+	s := newSink(l, w)
 	defer func() {
-		_ = buf.Flush()
+		s.close()
 		if file != nil {
 			_ = file.Close()
 		}
@@ -124,27 +126,19 @@ func (l *Logger) write(w io.Writer, file *os.File) {
 	for {
 		select {
 		case r := <-l.records:
-			_ = h.Handle(background, r.slogRecord())
+			s.put(r)
 			if len(l.records) == 0 {
-				_ = buf.Flush()
+				s.flush()
 			}
 		case <-l.reopen:
 			// The records queued before the Reopen go to the old file.
-			l.writeQueued(h)
-			if next := l.reopenFile(buf, file); next != nil {
+			s.writeQueued()
+			if next := s.reopen(file); next != nil {
 				file = next
 			}
 		case <-l.stop:
-			l.writeQueued(h)
+			s.writeQueued()
 			return
 		}
-	}
-}
-
-// writeQueued writes the records queued at the moment it is called.
-func (l *Logger) writeQueued(h slog.Handler) {
-	for n := len(l.records); n > 0; n-- {
-		r := <-l.records
-		_ = h.Handle(background, r.slogRecord())
 	}
 }

@@ -30,9 +30,10 @@ type AdminOptions struct {
 	// Token, when not nil, returns the bearer token /metrics and every
 	// /api/ path require (Authorization: Bearer TOKEN), asked on each
 	// such request, since a token read from a file may change while
-	// strangler runs; an empty token refuses them all. The probes /healthz
-	// and /readyz and the dashboard page itself, which holds no data, stay
-	// open.
+	// strangler runs; an empty token refuses them all. An event stream
+	// (/api/dashboard/events) ends at its next event once its token is no
+	// longer the one Token returns. The probes /healthz and /readyz and
+	// the dashboard page itself, which holds no data, stay open.
 	Token func() string
 	// LocalHostsOnly refuses, with 403, requests whose Host is neither an
 	// IP address nor localhost (or a name under .localhost). Set it when

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
@@ -27,7 +28,10 @@ func openAdminPath(path string) bool {
 // "Authorization: Bearer T", where T is what token returns for that
 // request: a token read from a file may change while strangler runs. An
 // empty token refuses every guarded request. The comparison takes the
-// same time whatever the guess.
+// same time whatever the guess. A request it lets through carries, in its
+// context, the same check against the token of the moment, which a
+// long-lived answer (the dashboard's event stream) asks again as it goes:
+// see stillAuthorized.
 func requireToken(token func() string) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,17 +39,37 @@ func requireToken(token func() string) mux.MiddlewareFunc {
 				next.ServeHTTP(w, r)
 				return
 			}
-			want := token()
 			got, ok := bearerToken(r.Header.Get("Authorization"))
-			gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-			if !ok || want == "" || subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) != 1 {
+			authorized := func() bool { return ok && tokenMatches(got, token()) }
+			if !authorized() {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="strangler admin"`)
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "this admin endpoint needs the admin token: Authorization: Bearer TOKEN"})
 				return
 			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authorizedKey{}, authorized)))
 		})
 	}
+}
+
+// tokenMatches reports whether got is want, a non-empty token, in a time
+// that does not depend on how much of got is right.
+func tokenMatches(got, want string) bool {
+	gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return want != "" && subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) == 1
+}
+
+// authorizedKey is the context key under which requireToken leaves its
+// check of the request's token against the current one.
+type authorizedKey struct{}
+
+// stillAuthorized reports whether the token the request of ctx was
+// admitted with is still the admin token: false once the token has been
+// rotated (its file changed) since the request began. A request that
+// needed no token (no token is configured, or an open path) is always
+// still authorized.
+func stillAuthorized(ctx context.Context) bool {
+	check, ok := ctx.Value(authorizedKey{}).(func() bool)
+	return !ok || check()
 }
 
 // bearerToken returns the token of an Authorization value in the Bearer

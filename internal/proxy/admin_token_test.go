@@ -1,9 +1,13 @@
 package proxy
 
 import (
+	"bufio"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestAdminToken(t *testing.T) {
@@ -52,21 +56,29 @@ func TestAdminToken(t *testing.T) {
 	}
 }
 
-// TestAdminTokenMayChange checks RequireToken with a token that changes
-// while the admin listener serves (a rotated token file): each request is
-// judged by the token of its moment, and an empty token refuses every
-// guarded request rather than opening them.
-func TestAdminTokenMayChange(t *testing.T) {
+// startRotatingTokenAdmin serves the admin handler of a loaded table with
+// a token that starts as first and that set changes.
+func startRotatingTokenAdmin(t *testing.T, first string) (srv *httptest.Server, set func(string)) {
+	t.Helper()
 	f := newReloadFixture(t)
 	f.writeConfig(t, f.path, dashboardConfig)
 	if err := f.r.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	var current atomic.Pointer[string]
-	set := func(s string) { current.Store(&s) }
-	set("first")
-	srv := startServer(t, NewAdmin(AdminOptions{Handler: f.handler, Reloader: f.r, Gatherer: f.reg,
+	set = func(s string) { current.Store(&s) }
+	set(first)
+	srv = startServer(t, NewAdmin(AdminOptions{Handler: f.handler, Reloader: f.r, Gatherer: f.reg,
 		Token: func() string { return *current.Load() }}))
+	return srv, set
+}
+
+// TestAdminTokenMayChange checks RequireToken with a token that changes
+// while the admin listener serves (a rotated token file): each request is
+// judged by the token of its moment, and an empty token refuses every
+// guarded request rather than opening them.
+func TestAdminTokenMayChange(t *testing.T) {
+	srv, set := startRotatingTokenAdmin(t, "first")
 	get := func(path, token string) int {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+path, nil)
@@ -96,5 +108,55 @@ func TestAdminTokenMayChange(t *testing.T) {
 	}
 	if code := get("/readyz", ""); code != http.StatusOK {
 		t.Errorf("/readyz without a token: %d, want 200", code)
+	}
+}
+
+// TestAdminTokenRotationEndsOpenStreams checks that a dashboard event
+// stream opened with a token ends once the token is rotated, as a new
+// request with the old token would be refused, and keeps going while the
+// token stays the same.
+func TestAdminTokenRotationEndsOpenStreams(t *testing.T) {
+	srv, set := startRotatingTokenAdmin(t, "first")
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/api/dashboard/events", nil)
+	req.Header.Set("Authorization", "Bearer first")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("events with the token: %d, want 200", res.StatusCode)
+	}
+	events := make(chan struct{})
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "event: dashboard") {
+				events <- struct{}{}
+			}
+		}
+	}()
+	// The first event comes at once, the second after a tick at which the
+	// token was checked and still matched.
+	for i := range 2 {
+		select {
+		case _, ok := <-events:
+			if !ok {
+				t.Fatalf("the stream ended after %d events while its token was still the admin token", i)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("event %d not received", i+1)
+		}
+	}
+	set("second") // the token file was rotated
+	select {
+	case _, ok := <-events:
+		if ok {
+			t.Fatal("the stream sent an event after its token was rotated")
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the stream opened with the old token did not end")
 	}
 }

@@ -11,8 +11,11 @@ import (
 const dashboardEvery = time.Second
 
 // serveEvents streams snapshot() as server-sent events named event: one at
-// once and then one every interval, until the client goes away or stop is
-// closed. Each event's data is one line of JSON.
+// once and then one every interval, until the client goes away, stop is
+// closed, or the admin token the stream was opened with is no longer the
+// current one (the token file was rotated): the stream then ends at its
+// next tick, as a new request with the old token would be refused. Each
+// event's data is one line of JSON.
 func serveEvents(w http.ResponseWriter, r *http.Request, event string, interval time.Duration,
 	stop <-chan struct{}, snapshot func() any) {
 	rc := http.NewResponseController(w)
@@ -37,6 +40,9 @@ func serveEvents(w http.ResponseWriter, r *http.Request, event string, interval 
 		}
 		select {
 		case <-tick.C:
+			if !stillAuthorized(r.Context()) {
+				return
+			}
 		case <-r.Context().Done():
 			return
 		case <-stop:
