@@ -62,19 +62,28 @@ func logUntil(t *testing.T, l *Logger, next int, what string, cond func() bool) 
 	return next
 }
 
+// openInTempDir opens an access log at path in a new temporary directory,
+// its own log in diag, closed when the test ends; rotated is where a
+// rotation moves the file.
+func openInTempDir(t *testing.T) (l *Logger, path, rotated string, diag *safeBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	path, rotated = filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1")
+	diag = &safeBuffer{}
+	l, err := Open(path, Options{Log: slog.New(slog.NewTextHandler(diag, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, path, rotated, diag
+}
+
 // TestReopenAfterRename rotates the log as logrotate does by default:
 // rename the file, then signal. The records logged before go to the
 // renamed file, the later ones to a new file at the path, in order, and
 // none is lost.
 func TestReopenAfterRename(t *testing.T) {
-	dir := t.TempDir()
-	path, rotated := filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1")
-	var diag safeBuffer
-	l, err := Open(path, Options{Log: slog.New(slog.NewTextHandler(&diag, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, path, rotated, diag := openInTempDir(t)
 	next := 0
 	for ; next < 50; next++ {
 		l.Log(numbered(next))
@@ -114,14 +123,7 @@ func TestReopenAfterRename(t *testing.T) {
 // keeps writing to the file it has, then moves to the path at the next
 // Reopen that can open it.
 func TestReopenFailureKeepsTheOldFile(t *testing.T) {
-	dir := t.TempDir()
-	path, rotated := filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1")
-	var diag safeBuffer
-	l, err := Open(path, Options{Log: slog.New(slog.NewTextHandler(&diag, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, path, rotated, diag := openInTempDir(t)
 	if err := os.Rename(path, rotated); err != nil {
 		t.Fatal(err)
 	}
