@@ -2,32 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // logCapture keeps what a logger writes, for a test to read while the
-// code under test still writes.
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *logCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-func (c *logCapture) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
+// code under test still writes, and reads it as log lines.
+type logCapture struct{ lockedBuffer }
 
 // textLogger returns a logger writing text lines to c, debug and up.
 func (c *logCapture) textLogger() *slog.Logger {

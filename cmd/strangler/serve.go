@@ -111,7 +111,7 @@ func runProxy(ctx context.Context, o proxyOptions, log *slog.Logger, started fun
 		BodyMinRate: cmp.Or(o.bodyMinRate, -1), BodyMinRateGrace: o.bodyMinRateGrace})
 	defer handler.Close()
 	configName := cmp.Or(o.configName, o.config)
-	reloader := proxy.NewNamedReloader(o.config, configName, handler, log)
+	reloader := proxy.NewReloader(o.config, configName, handler, log)
 	if o.onReloader != nil {
 		o.onReloader(reloader)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
@@ -42,17 +43,13 @@ type Reloader struct {
 	refused error // set by Refuse until Resume: Reload reads nothing
 }
 
-// NewReloader returns a Reloader of the file at path into h. A nil log
-// discards logs.
-func NewReloader(path string, h *Handler, log *slog.Logger) *Reloader {
-	return NewNamedReloader(path, path, h, log)
-}
-
-// NewNamedReloader is NewReloader for a file read at path that stands for
-// the file name, the one the user edits: a copy of it kept line for line,
-// such as the demo serves with its port flags. Load errors (name:line),
-// logs and Path, and so /api/status and the dashboard, name name.
-func NewNamedReloader(path, name string, h *Handler, log *slog.Logger) *Reloader {
+// NewReloader returns a Reloader of the file at path into h. name is the
+// file the user edits, which load errors (name:line), logs and Path, and so
+// /api/status and the dashboard, name: path itself when empty, or the
+// original of a copy kept line for line at path, such as the demo serves
+// with its port flags. A nil log discards logs.
+func NewReloader(path, name string, h *Handler, log *slog.Logger) *Reloader {
+	name = cmp.Or(name, path)
 	if log == nil {
 		log = discardLogger()
 	}
@@ -60,7 +57,7 @@ func NewNamedReloader(path, name string, h *Handler, log *slog.Logger) *Reloader
 }
 
 // Path returns the routes.yaml path shown to users: the name given to
-// NewNamedReloader, or the path given to NewReloader.
+// NewReloader.
 func (r *Reloader) Path() string { return r.name }
 
 // Reload loads the file if its bytes changed since the last attempt. It

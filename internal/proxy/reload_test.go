@@ -70,7 +70,7 @@ func newReloadFixture(t *testing.T) *reloadFixture {
 func newReloadFixtureWith(t *testing.T, configure func(*Handler)) *reloadFixture {
 	hs := newConfiguredHarness(t, configure, "monolith", "orders")
 	path := configPath(t)
-	return &reloadFixture{harness: hs, path: path, r: NewReloader(path, hs.handler, nil)}
+	return &reloadFixture{harness: hs, path: path, r: NewReloader(path, "", hs.handler, nil)}
 }
 
 // check compares the reload metrics, the live generation, the last reload
@@ -209,7 +209,7 @@ func TestReloadFirstFileBroken(t *testing.T) {
 func TestZeroFailuresDuringReload(t *testing.T) {
 	hs := newHarness(t, "monolith", "orders", "inventory")
 	path := configPath(t)
-	r := NewReloader(path, hs.handler, nil)
+	r := NewReloader(path, "", hs.handler, nil)
 	config := func(i int) string {
 		c := `legacy: monolith
 upstreams:
